@@ -1,0 +1,182 @@
+/**
+ * Consul and Nomad agent configurations, as objects serialized to JSON files on the VMs.
+ * Pure functions of typed inputs: the same objects are checked by the real `consul validate`
+ * and `nomad config validate` in the real test tier.
+ */
+
+/** Where agent files live on the VMs. */
+export const PATHS = {
+  consulConfigDir: "/etc/consul.d",
+  consulDataDir: "/opt/consul",
+  consulTlsDir: "/etc/consul.d/tls",
+  nomadConfigDir: "/etc/nomad.d",
+  nomadDataDir: "/opt/nomad",
+  nomadTlsDir: "/etc/nomad.d/tls",
+  cniPath: "/usr/lib/cni",
+  hostVolumeDir: "/srv/nomad",
+} as const;
+
+/** Consul's and Nomad's ports, in one place for the firewall and the agents. */
+export const CLUSTER_PORTS = {
+  consulServerRpc: 8300,
+  consulSerfLan: 8301,
+  consulSerfWan: 8302,
+  consulHttps: 8501,
+  consulGrpcTls: 8503,
+  consulDns: 8600,
+  nomadHttp: 4646,
+  nomadRpc: 4647,
+  nomadSerf: 4648,
+  /** Nomad's default dynamic port range for allocations. */
+  dynamicMin: 20000,
+  dynamicMax: 32000,
+  /** Envoy sidecars' public listeners (Nomad's default Connect range). */
+  nodeExporter: 9100,
+} as const;
+
+/** PEM material of one agent. */
+export interface AgentTls {
+  readonly caPem: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/** What every agent of a cluster shares. */
+export interface ClusterSettings {
+  /** Consul datacenter, also the Nomad datacenter. */
+  readonly datacenter: string;
+  /** Nomad region. */
+  readonly region: string;
+  /** Fixed private addresses of the servers (known at plan time). */
+  readonly serverAddresses: readonly string[];
+  /** Consul gossip key (32 bytes, base64). */
+  readonly consulGossipKey: string;
+  /** Nomad gossip key (32 bytes, base64). */
+  readonly nomadGossipKey: string;
+  /** Consul servers of the federated datacenter, joined over the WAN (site-to-site VPN). @default - not federated */
+  readonly wanJoin?: readonly string[];
+  /** Nomad servers of the federated region. @default - not federated */
+  readonly nomadFederation?: readonly string[];
+}
+
+/** One agent. */
+export interface AgentSettings {
+  readonly nodeName: string;
+  /** Address to bind and advertise: a fixed address, or a go-sockaddr template. */
+  readonly address: string;
+  readonly server: boolean;
+  readonly tls: { readonly consul: AgentTls; readonly nomad: AgentTls };
+  /** Consul token of the agent itself (node registration). */
+  readonly consulAgentToken: string;
+  /** Consul token Nomad uses to register services. */
+  readonly nomadConsulToken: string;
+  /** Consul's initial management token; servers only. */
+  readonly consulManagementToken?: string;
+  /** Nomad node class (clients). @default - none */
+  readonly nodeClass?: string;
+  /** Nomad host volumes on the client: name to path. @default - none */
+  readonly hostVolumes?: Readonly<Record<string, string>>;
+}
+
+/** The address sockaddr template every agent uses when its address is not fixed. */
+export const PRIVATE_IP_TEMPLATE = "{{ GetPrivateIP }}";
+
+function tlsFiles(dir: string): { ca_file: string; cert_file: string; key_file: string } {
+  return { ca_file: `${dir}/ca.pem`, cert_file: `${dir}/agent.pem`, key_file: `${dir}/agent-key.pem` };
+}
+
+/** The Consul agent configuration (consul.json). */
+export function consulConfig(cluster: ClusterSettings, agent: AgentSettings): Record<string, unknown> {
+  const tls = tlsFiles(PATHS.consulTlsDir);
+  return {
+    datacenter: cluster.datacenter,
+    primary_datacenter: cluster.datacenter,
+    node_name: agent.nodeName,
+    data_dir: PATHS.consulDataDir,
+    bind_addr: agent.address,
+    advertise_addr: agent.address,
+    // The API listens on every interface; the security groups limit it to members and the VPN.
+    client_addr: "0.0.0.0",
+    server: agent.server,
+    ...(agent.server
+      ? {
+          bootstrap_expect: cluster.serverAddresses.length,
+          ui_config: { enabled: true },
+          autopilot: { cleanup_dead_servers: true, last_contact_threshold: "200ms", max_trailing_logs: 250, server_stabilization_time: "10s" },
+          ...(cluster.wanJoin && cluster.wanJoin.length > 0 ? { retry_join_wan: [...cluster.wanJoin] } : {}),
+        }
+      : {}),
+    retry_join: [...cluster.serverAddresses],
+    encrypt: cluster.consulGossipKey,
+    encrypt_verify_incoming: true,
+    encrypt_verify_outgoing: true,
+    tls: {
+      defaults: { ...tls, verify_incoming: true, verify_outgoing: true },
+      internal_rpc: { verify_server_hostname: true },
+      https: { verify_incoming: false },
+    },
+    ports: { http: -1, https: 8501, grpc: -1, grpc_tls: 8503, dns: 8600 },
+    connect: { enabled: true },
+    acl: {
+      enabled: true,
+      default_policy: "deny",
+      down_policy: "extend-cache",
+      enable_token_persistence: true,
+      tokens: {
+        agent: agent.consulAgentToken,
+        ...(agent.server && agent.consulManagementToken ? { initial_management: agent.consulManagementToken } : {}),
+      },
+    },
+    telemetry: { prometheus_retention_time: "60s", disable_hostname: true },
+    leave_on_terminate: !agent.server,
+  };
+}
+
+/** The Nomad agent configuration (nomad.json). */
+export function nomadConfig(cluster: ClusterSettings, agent: AgentSettings): Record<string, unknown> {
+  const tls = tlsFiles(PATHS.nomadTlsDir);
+  const consulTls = tlsFiles(PATHS.consulTlsDir);
+  return {
+    region: cluster.region,
+    datacenter: cluster.datacenter,
+    name: agent.nodeName,
+    data_dir: PATHS.nomadDataDir,
+    bind_addr: "0.0.0.0",
+    advertise: { http: agent.address, rpc: agent.address, serf: agent.address },
+    ports: { http: CLUSTER_PORTS.nomadHttp, rpc: CLUSTER_PORTS.nomadRpc, serf: CLUSTER_PORTS.nomadSerf },
+    ...(agent.server
+      ? {
+          server: {
+            enabled: true,
+            bootstrap_expect: cluster.serverAddresses.length,
+            encrypt: cluster.nomadGossipKey,
+            server_join: { retry_join: [...cluster.serverAddresses, ...(cluster.nomadFederation ?? [])] },
+          },
+          autopilot: { cleanup_dead_servers: true, last_contact_threshold: "200ms", max_trailing_logs: 250, server_stabilization_time: "10s" },
+        }
+      : {
+          client: {
+            enabled: true,
+            server_join: { retry_join: [...cluster.serverAddresses] },
+            cni_path: PATHS.cniPath,
+            ...(agent.nodeClass ? { node_class: agent.nodeClass } : {}),
+            ...(agent.hostVolumes && Object.keys(agent.hostVolumes).length > 0
+              ? { host_volume: Object.entries(agent.hostVolumes).map(([name, path]) => ({ [name]: { path, read_only: false } })) }
+              : {}),
+          },
+          plugin: [{ docker: { config: { allow_privileged: false, volumes: { enabled: false } } } }],
+        }),
+    acl: { enabled: true },
+    tls: { http: true, rpc: true, ...tls, verify_server_hostname: true, verify_https_client: false },
+    consul: {
+      address: `127.0.0.1:${CLUSTER_PORTS.consulHttps}`,
+      grpc_address: `127.0.0.1:${CLUSTER_PORTS.consulGrpcTls}`,
+      ssl: true,
+      ca_file: consulTls.ca_file,
+      grpc_ca_file: consulTls.ca_file,
+      token: agent.nomadConsulToken,
+    },
+    telemetry: { prometheus_metrics: true, publish_allocation_metrics: true, publish_node_metrics: true, disable_hostname: true },
+    leave_on_terminate: !agent.server,
+  };
+}

@@ -1,0 +1,336 @@
+/**
+ * Loads `config/deployment.yaml` (or `DEPLOYMENT_CONFIG`) into a resolved, typed deployment.
+ *
+ * Every problem is collected and reported together, one line each, naming the field path, the
+ * value received and what is expected; nothing is synthesized while there is one.
+ */
+import * as fs from "node:fs";
+import * as ipaddr from "ipaddr.js";
+import { parseDocument } from "yaml";
+import type { z } from "zod";
+import { contains, hostAt, overlaps, size } from "./net";
+import { ROLES, Role, SiteInput, TIERS, Tier, deploymentSchema } from "./schema";
+
+export { ROLES, TIERS, overlaps };
+export type { Role, Tier };
+
+/** One problem in the deployment description. */
+export interface ConfigProblem {
+  /** Field path, e.g. `sites[0].vms.server.count`. */
+  readonly path: string;
+  /** The value received (undefined when the field is missing). */
+  readonly value: unknown;
+  /** What is expected instead. */
+  readonly expected: string;
+}
+
+/** Thrown by loadDeployment when the description has problems; `problems` lists them all. */
+export class DeploymentConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly ConfigProblem[],
+  ) {
+    super(problems.map((p) => formatProblem(file, p)).join("\n"));
+    this.name = "DeploymentConfigError";
+  }
+}
+
+export function formatProblem(file: string, p: ConfigProblem): string {
+  const got = p.value === undefined ? "nothing" : JSON.stringify(p.value);
+  return `${file}: ${p.path || "(top level)"}: got ${got}, expected ${p.expected}`;
+}
+
+/** A VM as the constructs create it. */
+export interface VmSpec {
+  readonly name: string;
+  readonly role: Role;
+  readonly flavor: string;
+  readonly image: string;
+  /** Fixed address, for the VMs others must know at plan time (servers, utility VMs). */
+  readonly fixedIp?: string;
+  /** Persistent volume size in GB. */
+  readonly volumeGb?: number;
+}
+
+export interface VpnPeerConfig {
+  readonly name: string;
+  readonly publicKey: string;
+  readonly address: string;
+}
+
+/** A site, with every default resolved. */
+export interface SiteConfig {
+  readonly name: string;
+  readonly region: string;
+  readonly cloud: string;
+  readonly externalNetwork: string;
+  readonly dnsServers: readonly string[];
+  readonly datacenter: string;
+  readonly siteRange: string;
+  readonly tiers: Readonly<Record<Tier, string>>;
+  readonly antiAffinity: "hard" | "soft";
+  readonly adminSshKeys: readonly string[];
+  readonly adminNetworks: readonly string[];
+  readonly servers: readonly VmSpec[];
+  readonly clients: readonly VmSpec[];
+  readonly development: readonly VmSpec[];
+  readonly bastion: VmSpec;
+  readonly vpnGateway: VmSpec;
+  readonly ingress: readonly VmSpec[];
+  readonly vpn: {
+    readonly port: number;
+    readonly range: string;
+    /** The gateway's tunnel address: the first host of the range. */
+    readonly gatewayAddress: string;
+    readonly publicKey: string;
+    readonly peers: readonly VpnPeerConfig[];
+  };
+  /** The site linked by the site-to-site tunnel, if any. */
+  readonly peerSite?: string;
+  /** True on the side that dials the tunnel (the later of the two sites in the file). */
+  readonly initiatesTunnel: boolean;
+}
+
+export interface DeploymentConfig {
+  readonly project: string;
+  readonly adminUser: string;
+  readonly sites: readonly SiteConfig[];
+}
+
+/** Default number of VMs per role. */
+export const DEFAULT_COUNTS: Readonly<Record<Role, number>> = { server: 3, client: 3, development: 1, bastion: 1, vpn: 1, ingress: 1 };
+/** Hosts below this offset in a tier are left to OpenStack (gateway, DHCP ports). */
+export const FIRST_FIXED_HOST = 10;
+/** Allowed Consul/Nomad server counts: odd, for a quorum that survives failures. */
+export const SERVER_COUNTS = [3, 5, 7] as const;
+
+export function defaultConfigPath(): string {
+  return process.env.DEPLOYMENT_CONFIG ?? "config/deployment.yaml";
+}
+
+export function loadDeployment(file: string = defaultConfigPath()): DeploymentConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new DeploymentConfigError(file, [{ path: "", value: file, expected: `a readable deployment file (${(err as Error).message})` }]);
+  }
+  return parseDeployment(text, file);
+}
+
+export function parseDeployment(text: string, file = "deployment.yaml"): DeploymentConfig {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new DeploymentConfigError(
+      file,
+      doc.errors.map((e) => ({ path: `line ${e.linePos?.[0].line ?? "?"}`, value: undefined, expected: `valid YAML (${e.message.split("\n")[0]})` })),
+    );
+  }
+  const parsed = deploymentSchema.safeParse(doc.toJS(), { reportInput: true });
+  if (!parsed.success) throw new DeploymentConfigError(file, parsed.error.issues.flatMap(issueToProblems));
+  const problems: ConfigProblem[] = [];
+  const sites = parsed.data.sites.map((s, i) => resolveSite(s, `sites[${i}]`, problems));
+  crossSiteChecks(parsed.data.sites, sites, problems);
+  if (problems.length > 0) throw new DeploymentConfigError(file, problems);
+  return { project: parsed.data.project, adminUser: parsed.data.adminUser, sites };
+}
+
+function pathOf(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), "");
+}
+
+function issueToProblems(issue: z.core.$ZodIssue): ConfigProblem[] {
+  const at = pathOf(issue.path);
+  const input = (issue as { input?: unknown }).input;
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return issue.keys.map((k) => ({
+        path: at ? `${at}.${k}` : k,
+        value: (input as Record<string, unknown> | undefined)?.[k],
+        expected: "no such field (check the spelling; unknown fields are refused)",
+      }));
+    case "invalid_type":
+      return [{ path: at, value: input, expected: input === undefined ? `a value (${issue.expected}); this field is required` : `a ${issue.expected}` }];
+    default:
+      return [{ path: at, value: input, expected: issue.message }];
+  }
+}
+
+/** Consecutive /24s from the site range, for the tiers not given. */
+function carveTiers(site: string, given: Partial<Record<Tier, string>>, at: string, problems: ConfigProblem[]): Record<Tier, string> {
+  const out = {} as Record<Tier, string>;
+  TIERS.forEach((tier, i) => {
+    const explicit = given[tier];
+    if (explicit) {
+      out[tier] = explicit;
+    } else if (ipaddr.IPv4.parseCIDR(site)[1] > 22) {
+      problems.push({ path: `${at}.addressPlan.tiers.${tier}`, value: undefined, expected: `a subnet: the site range ${site} is too small to carve default /24 tiers from (it needs /22 or larger)` });
+      out[tier] = site;
+    } else {
+      out[tier] = `${hostAt(site, i * 256)}/24`;
+    }
+  });
+  return out;
+}
+
+function resolveSite(s: SiteInput, at: string, problems: ConfigProblem[]): SiteConfig {
+  const tiers = carveTiers(s.addressPlan.site, s.addressPlan.tiers, at, problems);
+  for (const tier of TIERS) {
+    if (!contains(s.addressPlan.site, tiers[tier])) {
+      problems.push({ path: `${at}.addressPlan.tiers.${tier}`, value: tiers[tier], expected: `a subnet inside the site range ${s.addressPlan.site}` });
+    }
+  }
+  TIERS.forEach((a, i) =>
+    TIERS.slice(i + 1).forEach((b) => {
+      if (overlaps(tiers[a], tiers[b])) {
+        problems.push({ path: `${at}.addressPlan.tiers.${b}`, value: tiers[b], expected: `a subnet that does not overlap tier ${a} (${tiers[a]})` });
+      }
+    }),
+  );
+  if (overlaps(s.vpn.range, s.addressPlan.site)) {
+    problems.push({ path: `${at}.vpn.range`, value: s.vpn.range, expected: `a range outside the site range ${s.addressPlan.site} (tunnel addresses are routed to the gateway)` });
+  }
+  s.admins.networks.forEach((n, i) => {
+    if (ipaddr.IPv4.parseCIDR(n)[1] === 0) {
+      problems.push({ path: `${at}.admins.networks[${i}]`, value: n, expected: "a bounded admin network, not the whole Internet (SSH to the bastion must not be open to 0.0.0.0/0)" });
+    }
+  });
+
+  for (const key of Object.keys(s.vms)) {
+    if (!(ROLES as readonly string[]).includes(key)) {
+      problems.push({ path: `${at}.vms.${key}`, value: key, expected: `a known role: one of ${ROLES.join(", ")}` });
+    }
+  }
+  const group = (role: Role) => s.vms[role] ?? {};
+  const flavorOf = (role: Role): string => {
+    const f = group(role).flavor ?? (s.flavors as Record<string, string | undefined>)[role] ?? s.flavors.default;
+    if (!f) problems.push({ path: `${at}.flavors.${role}`, value: undefined, expected: `a flavor for role ${role} (or flavors.default)` });
+    return f ?? "";
+  };
+  const names = (role: Role): string[] => {
+    const g = group(role);
+    if (g.names && g.count !== undefined && g.count !== g.names.length) {
+      problems.push({ path: `${at}.vms.${role}.count`, value: g.count, expected: `either count or names, or a count equal to the ${g.names.length} names` });
+    }
+    if (g.names) return g.names;
+    const count = g.count ?? DEFAULT_COUNTS[role];
+    return Array.from({ length: count }, (_, i) => `${role}-${i + 1}`);
+  };
+  const vms = (role: Role, tier?: Tier, offset = FIRST_FIXED_HOST): VmSpec[] =>
+    names(role).map((name, i) => ({
+      name,
+      role,
+      flavor: flavorOf(role),
+      image: group(role).image ?? s.image,
+      ...(tier ? { fixedIp: hostAt(tiers[tier], offset + i) } : {}),
+      ...(group(role).volumeGb ? { volumeGb: group(role).volumeGb } : {}),
+    }));
+
+  const servers = vms("server", "servers");
+  if (!(SERVER_COUNTS as readonly number[]).includes(servers.length)) {
+    problems.push({
+      path: `${at}.vms.server.count`,
+      value: servers.length,
+      expected:
+        servers.length % 2 === 0 && servers.length > 0
+          ? `an odd number of servers (3, 5 or 7): with ${servers.length}, losing half the servers loses the Raft quorum, so an even count adds no fault tolerance`
+          : `3, 5 or 7 servers: Consul and Nomad need a Raft quorum, and fewer than 3 servers cannot survive the loss of one`,
+    });
+  }
+  for (const role of ["bastion", "vpn"] as const) {
+    const n = names(role).length;
+    if (n !== 1) problems.push({ path: `${at}.vms.${role}.count`, value: n, expected: `exactly 1 ${role} VM per site` });
+  }
+  const utility = [...vms("bastion", "utility", FIRST_FIXED_HOST), ...vms("vpn", "utility", FIRST_FIXED_HOST + 1), ...vms("ingress", "utility", FIRST_FIXED_HOST + 2)];
+  const ingress = utility.filter((v) => v.role === "ingress");
+  if (ingress.length < 1) problems.push({ path: `${at}.vms.ingress.count`, value: 0, expected: "at least 1 ingress VM: it carries the public HTTP(S) entry" });
+
+  const fits = (tier: Tier, count: number, what: string) => {
+    const room = size(tiers[tier]) - FIRST_FIXED_HOST - 1;
+    if (count > room) {
+      problems.push({ path: `${at}.addressPlan.tiers.${tier}`, value: tiers[tier], expected: `a subnet that holds ${count} ${what} (it has room for ${Math.max(room, 0)} from host .${FIRST_FIXED_HOST}); widen it or lower the count` });
+    }
+  };
+  fits("servers", servers.length, "server VMs");
+  fits("utility", utility.length, "utility VMs (bastion, VPN gateway, ingress)");
+  const clients = vms("client");
+  const development = vms("development");
+  fits("clients", clients.length, "client VMs");
+  fits("development", development.length, "development VMs");
+
+  const all = [...servers, ...clients, ...development, ...utility];
+  const seen = new Map<string, Role>();
+  for (const vm of all) {
+    const prev = seen.get(vm.name);
+    if (prev) problems.push({ path: `${at}.vms.${vm.role}.names`, value: vm.name, expected: `a VM name not already used by role ${prev}` });
+    seen.set(vm.name, vm.role);
+  }
+
+  const gatewayAddress = hostAt(s.vpn.range, 1);
+  const peerNames = new Set<string>();
+  s.vpn.peers.forEach((p, i) => {
+    if (!contains(s.vpn.range, `${p.address}/32`) || p.address === gatewayAddress) {
+      problems.push({ path: `${at}.vpn.peers[${i}].address`, value: p.address, expected: `an address inside vpn.range ${s.vpn.range}, other than the gateway's ${gatewayAddress}` });
+    }
+    if (peerNames.has(p.name)) problems.push({ path: `${at}.vpn.peers[${i}].name`, value: p.name, expected: "a peer name used once" });
+    peerNames.add(p.name);
+  });
+
+  return {
+    name: s.name,
+    region: s.region,
+    cloud: s.cloud ?? s.name,
+    externalNetwork: s.externalNetwork,
+    dnsServers: s.dnsServers,
+    datacenter: s.datacenter ?? s.name,
+    siteRange: s.addressPlan.site,
+    tiers,
+    antiAffinity: s.antiAffinity,
+    adminSshKeys: s.admins.sshKeys,
+    adminNetworks: s.admins.networks,
+    servers,
+    clients,
+    development,
+    bastion: utility[0],
+    vpnGateway: utility[1],
+    ingress,
+    vpn: { port: s.vpn.port, range: s.vpn.range, gatewayAddress, publicKey: s.vpn.publicKey, peers: s.vpn.peers },
+    ...(s.peerSite ? { peerSite: s.peerSite } : {}),
+    initiatesTunnel: false,
+  };
+}
+
+function crossSiteChecks(inputs: readonly SiteInput[], sites: SiteConfig[], problems: ConfigProblem[]): void {
+  const index = new Map<string, number>();
+  inputs.forEach((s, i) => {
+    if (index.has(s.name)) problems.push({ path: `sites[${i}].name`, value: s.name, expected: `a site name used once (sites[${index.get(s.name)}] has it)` });
+    else index.set(s.name, i);
+  });
+  inputs.forEach((a, i) =>
+    inputs.forEach((b, j) => {
+      if (j <= i) return;
+      const pairs: [string, string, string, string][] = [
+        [b.addressPlan.site, a.addressPlan.site, "addressPlan.site", "site range"],
+        [b.vpn.range, a.vpn.range, "vpn.range", "VPN range"],
+        [b.vpn.range, a.addressPlan.site, "vpn.range", "site range"],
+        [b.addressPlan.site, a.vpn.range, "addressPlan.site", "VPN range"],
+      ];
+      for (const [mine, theirs, field, what] of pairs) {
+        if (overlaps(mine, theirs)) {
+          problems.push({ path: `sites[${j}].${field}`, value: mine, expected: `a range that does not overlap the ${what} ${theirs} of site ${a.name} (sites are routed to each other over the VPN)` });
+        }
+      }
+    }),
+  );
+  inputs.forEach((s, i) => {
+    if (!s.peerSite) return;
+    const j = index.get(s.peerSite);
+    if (j === undefined || j === i) {
+      problems.push({ path: `sites[${i}].peerSite`, value: s.peerSite, expected: `the name of another site in this file (${inputs.filter((_, k) => k !== i).map((x) => x.name).join(", ") || "none"})` });
+    } else if (inputs[j].peerSite !== s.name) {
+      problems.push({ path: `sites[${j}].peerSite`, value: inputs[j].peerSite, expected: `"${s.name}": the site-to-site link must be declared on both sites` });
+    } else {
+      (sites[i] as { initiatesTunnel: boolean }).initiatesTunnel = i > j;
+    }
+  });
+}

@@ -1,0 +1,117 @@
+/**
+ * The deployment description: what `config/deployment.yaml` may say, with its defaults.
+ *
+ * The shape is checked here by zod (types, ranges, unknown keys); relations between fields
+ * (overlapping ranges, quorum, capacity of the address plan) are checked in ./validate.ts.
+ */
+import * as ipaddr from "ipaddr.js";
+import { z } from "zod";
+
+/** The VM roles a site can have. */
+export const ROLES = ["server", "client", "development", "bastion", "vpn", "ingress"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The address tiers of a site's private network. */
+export const TIERS = ["utility", "servers", "clients", "development"] as const;
+export type Tier = (typeof TIERS)[number];
+
+const NAME = /^[a-z][a-z0-9-]{0,30}$/;
+const name = (what: string) =>
+  z.string().regex(NAME, { message: `a ${what} name: lower-case letters, digits and dashes, starting with a letter, at most 31 characters` });
+
+/** An IPv4 network in CIDR notation with no host bits set. */
+export const cidr = z.string().refine(
+  (v) => {
+    if (!ipaddr.IPv4.isValidCIDR(v)) return false;
+    const [addr, len] = ipaddr.IPv4.parseCIDR(v);
+    return ipaddr.IPv4.networkAddressFromCIDR(v).toString() === addr.toString() && len >= 0;
+  },
+  { message: "an IPv4 network in CIDR notation with no host bits set, e.g. 10.10.1.0/24" },
+);
+
+const ipv4 = z.string().refine((v) => ipaddr.IPv4.isValidFourPartDecimal(v), { message: "an IPv4 address, e.g. 10.10.0.5" });
+
+const SSH_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/;
+const sshKey = z.string().regex(SSH_KEY, { message: "an OpenSSH public key line, e.g. ssh-ed25519 AAAA... user@host" });
+
+/** A WireGuard public key: 32 bytes in base64 (44 characters ending with "="). */
+const wgKey = z.string().regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/, { message: "a WireGuard public key: 32 bytes in base64, 44 characters ending with =" });
+
+const port = z.number().int({ message: "a whole number" }).min(1, { message: "a port from 1 to 65535" }).max(65535, { message: "a port from 1 to 65535" });
+
+const vmGroup = z.strictObject({
+  /** How many VMs of the role. */
+  count: z.number().int({ message: "a whole number" }).min(0, { message: "zero or more" }).optional(),
+  /** Explicit VM names (instead of count): one VM per name. */
+  names: z.array(name("VM")).optional(),
+  /** Flavor for the role. @default the site's flavors.default */
+  flavor: z.string().min(1).optional(),
+  /** Image for the role. @default the site's image */
+  image: z.string().min(1).optional(),
+  /** Size in GB of a persistent Cinder volume per VM, for stateful jobs. @default - no volume */
+  volumeGb: z.number().int().min(1, { message: "a size in GB of at least 1" }).optional(),
+});
+export type VmGroupInput = z.infer<typeof vmGroup>;
+
+const vpnPeer = z.strictObject({
+  name: name("peer"),
+  publicKey: wgKey,
+  /** The peer's tunnel address, inside vpn.range. */
+  address: ipv4,
+});
+
+export const siteSchema = z.strictObject({
+  name: name("site"),
+  /** OpenStack region. */
+  region: z.string().min(1),
+  /** Entry of clouds.yaml that holds the credentials (never the credentials themselves). @default the site name */
+  cloud: z.string().min(1).optional(),
+  /** Name of the external (provider) network that floating IPs come from. */
+  externalNetwork: z.string().min(1),
+  /** DNS servers handed out by DHCP on the private subnets. */
+  dnsServers: z.array(ipv4).min(1, { message: "at least one DNS server" }).default(["1.1.1.1", "9.9.9.9"]),
+  addressPlan: z.strictObject({
+    /** The whole site's range; every tier lies inside it. */
+    site: cidr,
+    /** Per-tier subnets. @default - consecutive /24s carved from the site range, in the order utility, servers, clients, development */
+    tiers: z.strictObject({ utility: cidr, servers: cidr, clients: cidr, development: cidr }).partial().default({}),
+  }),
+  /** Default image name for every role. */
+  image: z.string().min(1),
+  /** Flavor per role; `default` for the roles not named. */
+  flavors: z.strictObject({ default: z.string().min(1).optional(), ...Object.fromEntries(ROLES.map((r) => [r, z.string().min(1).optional()])) }),
+  /** VMs per role. Keys must be roles. */
+  vms: z.record(z.string(), vmGroup).default({}),
+  /** Server group policy for the Consul/Nomad servers: hard anti-affinity, or soft for small clouds. */
+  antiAffinity: z.enum(["hard", "soft"], { message: "hard or soft" }).default("hard"),
+  admins: z.strictObject({
+    /** SSH public keys installed on every VM for the admin user. */
+    sshKeys: z.array(sshKey).min(1, { message: "at least one SSH public key (an empty list would lock every admin out)" }),
+    /** Networks allowed to reach the bastion's SSH port. */
+    networks: z.array(cidr).min(1, { message: "at least one admin network for the bastion" }),
+  }),
+  vpn: z.strictObject({
+    /** WireGuard UDP port on the gateway. */
+    port: port.default(51820),
+    /** Tunnel addresses of the admins' peers; the gateway takes the first host. */
+    range: cidr,
+    /** The gateway's own WireGuard public key; its private key is a sensitive Terraform variable. */
+    publicKey: wgKey,
+    /** Admins' WireGuard peers. */
+    peers: z.array(vpnPeer).default([]),
+  }),
+  /** Name of the site this one is linked to by a site-to-site tunnel (and federated with). @default - none */
+  peerSite: name("site").optional(),
+  /** Consul datacenter and Nomad region. @default the site name */
+  datacenter: name("datacenter").optional(),
+});
+export type SiteInput = z.infer<typeof siteSchema>;
+
+export const deploymentSchema = z.strictObject({
+  /** Prefix of every resource name, so that several deployments can share a project. */
+  project: name("project"),
+  /** Admin user created on every VM. @default "ops" */
+  adminUser: name("user").default("ops"),
+  sites: z.array(siteSchema).min(1, { message: "at least one site" }),
+});
+export type DeploymentInput = z.infer<typeof deploymentSchema>;

@@ -1,0 +1,112 @@
+import { Construct } from "constructs";
+import { AgentSettings, ClusterSettings } from "../../cloud-init/agents";
+import { BootstrapInputs, MemberInputs } from "../../cloud-init/roles";
+import { ClusterCa, GossipKey, SecretToken } from "./secrets";
+
+export interface ConsulNomadClusterProps {
+  /** Consul datacenter (also the Nomad datacenter). */
+  readonly datacenter: string;
+  /** Nomad region. @default the datacenter */
+  readonly region?: string;
+  /** Fixed private addresses of the servers: their count is bootstrap_expect. */
+  readonly serverAddresses: readonly string[];
+  /** Consul servers of a federated datacenter, joined over the WAN. @default - none */
+  readonly wanJoin?: readonly string[];
+  /** Nomad servers of a federated region. @default - none */
+  readonly nomadFederation?: readonly string[];
+}
+
+export interface MemberOptions {
+  readonly nodeName: string;
+  /** Fixed address, or a sockaddr template for DHCP VMs. */
+  readonly address: string;
+  readonly server: boolean;
+  /** Addresses to put in the agent's certificate. @default - 127.0.0.1 only */
+  readonly certificateIps?: readonly string[];
+  readonly nodeClass?: string;
+  readonly hostVolumes?: Readonly<Record<string, string>>;
+}
+
+/** Consul's ACL rules for the agents' own token: register their node and the node_exporter service. */
+export const CONSUL_AGENT_POLICY: Readonly<Record<string, unknown>> = {
+  node_prefix: { "": { policy: "write" } },
+  agent_prefix: { "": { policy: "read" } },
+  service_prefix: { "": { policy: "read" } },
+  service: { "node-exporter": { policy: "write" } },
+};
+
+/** Consul's ACL rules for Nomad's token: register and discover services. */
+export const CONSUL_NOMAD_POLICY: Readonly<Record<string, unknown>> = {
+  agent_prefix: { "": { policy: "read" } },
+  node_prefix: { "": { policy: "read" } },
+  service_prefix: { "": { policy: "write" } },
+};
+
+/**
+ * The secrets and settings a Consul + Nomad cluster shares: the CA, gossip keys, the ACL
+ * bootstrap secrets. VMs join through `member()`, which issues their certificates.
+ */
+export class ConsulNomadCluster extends Construct {
+  readonly ca: ClusterCa;
+  readonly settings: ClusterSettings;
+  /** Consul's initial management token (sensitive). */
+  readonly consulManagementToken: SecretToken;
+  /** Nomad's bootstrap management token (sensitive). */
+  readonly nomadManagementToken: SecretToken;
+  private readonly consulAgentToken: SecretToken;
+  private readonly nomadConsulToken: SecretToken;
+  private readonly certs: Construct;
+
+  constructor(scope: Construct, id: string, props: ConsulNomadClusterProps) {
+    super(scope, id);
+    const n = props.serverAddresses.length;
+    if (n < 3 || n % 2 === 0) {
+      throw new Error(`ConsulNomadCluster ${props.datacenter}: serverAddresses has ${n} servers; expected an odd number, at least 3, for a Raft quorum that survives the loss of a server`);
+    }
+    this.ca = new ClusterCa(this, "ca", { commonName: `${props.datacenter} cluster CA` });
+    const consulGossip = new GossipKey(this, "consul-gossip");
+    const nomadGossip = new GossipKey(this, "nomad-gossip");
+    const tokens = new Construct(this, "tokens");
+    this.consulManagementToken = new SecretToken(tokens, "consul-management");
+    this.consulAgentToken = new SecretToken(tokens, "consul-agent");
+    this.nomadConsulToken = new SecretToken(tokens, "nomad-consul");
+    this.nomadManagementToken = new SecretToken(tokens, "nomad-management");
+    this.certs = new Construct(this, "agents");
+    this.settings = {
+      datacenter: props.datacenter,
+      region: props.region ?? props.datacenter,
+      serverAddresses: props.serverAddresses,
+      consulGossipKey: consulGossip.base64,
+      nomadGossipKey: nomadGossip.base64,
+      ...(props.wanJoin ? { wanJoin: props.wanJoin } : {}),
+      ...(props.nomadFederation ? { nomadFederation: props.nomadFederation } : {}),
+    };
+  }
+
+  /** A VM's cluster membership: its agent settings and certificates. */
+  member(opts: MemberOptions): MemberInputs {
+    const kind = opts.server ? "server" : "client";
+    const scope = new Construct(this.certs, opts.nodeName);
+    const ips = opts.certificateIps ?? [];
+    const agent: AgentSettings = {
+      nodeName: opts.nodeName,
+      address: opts.address,
+      server: opts.server,
+      tls: {
+        consul: this.ca.issue(scope, "consul", { dnsNames: [`${kind}.${this.settings.datacenter}.consul`], ipAddresses: ips }),
+        nomad: this.ca.issue(scope, "nomad", { dnsNames: [`${kind}.${this.settings.region}.nomad`], ipAddresses: ips }),
+      },
+      consulAgentToken: this.consulAgentToken.value,
+      nomadConsulToken: this.nomadConsulToken.value,
+      ...(opts.server ? { consulManagementToken: this.consulManagementToken.value } : {}),
+      ...(opts.nodeClass ? { nodeClass: opts.nodeClass } : {}),
+      ...(opts.hostVolumes ? { hostVolumes: opts.hostVolumes } : {}),
+    };
+    return { cluster: this.settings, agent };
+  }
+
+  /** What the bootstrapping server needs. */
+  bootstrapInputs(): BootstrapInputs {
+    return { agentPolicy: { ...CONSUL_AGENT_POLICY }, nomadPolicy: { ...CONSUL_NOMAD_POLICY }, nomadManagementToken: this.nomadManagementToken.value };
+  }
+}

@@ -1,0 +1,120 @@
+import { Fn, Token } from "cdktf";
+import { Construct } from "constructs";
+import { CloudConfig } from "../../cloud-init/cloud-config";
+import { BlockstorageVolumeV3, ComputeInstanceV2, ComputeServergroupV2, NetworkingFloatingipAssociateV2, NetworkingFloatingipV2, NetworkingPortV2 } from "./l1";
+import { SiteNetwork } from "./network";
+import { Connections, IConnectable, SecurityGroup } from "./security";
+
+/** How strictly the members of a server group are kept on different hypervisors. */
+export enum AntiAffinity {
+  /** Never on the same hypervisor: scheduling fails when there are too few. */
+  HARD = "anti-affinity",
+  /** On different hypervisors when possible, for small clouds. */
+  SOFT = "soft-anti-affinity",
+}
+
+export interface ServerGroupProps {
+  readonly name: string;
+  readonly policy: AntiAffinity;
+}
+
+/** A Nova server group: its members are spread across hypervisors. */
+export class ServerGroup extends Construct {
+  readonly resource: ComputeServergroupV2;
+  readonly policy: AntiAffinity;
+  constructor(scope: Construct, id: string, props: ServerGroupProps) {
+    super(scope, id);
+    this.policy = props.policy;
+    this.resource = new ComputeServergroupV2(this, "group", { name: props.name, policies: [props.policy] });
+  }
+}
+
+export interface VmProps {
+  /** Instance name. */
+  readonly name: string;
+  /** What the VM is for (server, client, bastion...), kept in its metadata. */
+  readonly role: string;
+  readonly flavor: string;
+  /** Image name. */
+  readonly image: string;
+  readonly network: SiteNetwork;
+  /** The tier whose subnet the VM sits in. */
+  readonly tier: string;
+  /** Fixed address in the tier. @default - one from DHCP */
+  readonly fixedIp?: string;
+  /** Security groups of the VM's port. */
+  readonly securityGroups: readonly SecurityGroup[];
+  readonly userData: CloudConfig;
+  /** Server group for anti-affinity. @default - none */
+  readonly serverGroup?: ServerGroup;
+  /** Size in GB of a persistent data volume attached at boot. @default - none */
+  readonly volumeGb?: number;
+  /** Extra source networks the port may send from (a router VM's routed ranges). @default - none */
+  readonly allowedAddressPairs?: readonly string[];
+  /** Give the VM a floating IP. Only the bastion, the VPN gateway and the ingress have one. @default false */
+  readonly publicIp?: boolean;
+}
+
+/** One OpenStack VM: a port in its tier with its security groups, the instance, and optionally a data volume and a floating IP. */
+export class Vm extends Construct implements IConnectable {
+  /** Device name of the data volume inside the VM. */
+  static readonly DATA_VOLUME_DEVICE = "/dev/vdb";
+
+  readonly name: string;
+  readonly role: string;
+  readonly port: NetworkingPortV2;
+  /** The raw provider resource. */
+  readonly instance: ComputeInstanceV2;
+  readonly privateIp: string;
+  /** The floating IP's address, when the VM has one. */
+  readonly publicIp?: string;
+  readonly floatingIp?: NetworkingFloatingipV2;
+  readonly volume?: BlockstorageVolumeV3;
+  readonly connections: Connections;
+  readonly userData: CloudConfig;
+  readonly serverGroup?: ServerGroup;
+
+  constructor(scope: Construct, id: string, props: VmProps) {
+    super(scope, id);
+    if (props.securityGroups.length === 0) throw new Error(`Vm ${props.name}: securityGroups is empty; expected at least one group (a port with none would be closed or, on some clouds, open)`);
+    if (props.volumeGb !== undefined && (!Number.isInteger(props.volumeGb) || props.volumeGb < 1)) {
+      throw new Error(`Vm ${props.name}: volumeGb ${props.volumeGb} is not a size; expected a whole number of GB >= 1`);
+    }
+    this.name = props.name;
+    this.role = props.role;
+    this.userData = props.userData;
+    this.serverGroup = props.serverGroup;
+    this.connections = new Connections(props.securityGroups[0]);
+    const subnet = props.network.subnet(props.tier);
+    this.port = new NetworkingPortV2(this, "port", {
+      name: props.name,
+      description: `${props.role} ${props.name}`,
+      networkId: props.network.network.id,
+      adminStateUp: true,
+      fixedIp: [{ subnetId: subnet.id, ...(props.fixedIp ? { ipAddress: props.fixedIp } : {}) }],
+      securityGroupIds: props.securityGroups.map((g) => g.id),
+      ...(props.allowedAddressPairs && props.allowedAddressPairs.length > 0 ? { allowedAddressPairs: props.allowedAddressPairs.map((ipAddress) => ({ ipAddress })) } : {}),
+    });
+    this.privateIp = props.fixedIp ?? Token.asString(Fn.element(this.port.allFixedIps, 0));
+    if (props.volumeGb) {
+      this.volume = new BlockstorageVolumeV3(this, "data", { name: `${props.name}-data`, description: `Persistent data of ${props.name}`, size: props.volumeGb });
+    }
+    this.instance = new ComputeInstanceV2(this, "instance", {
+      name: props.name,
+      flavorName: props.flavor,
+      imageName: props.image,
+      network: [{ port: this.port.id }],
+      userData: props.userData.render(),
+      metadata: { role: props.role },
+      ...(props.serverGroup ? { schedulerHints: [{ group: props.serverGroup.resource.id }] } : {}),
+      ...(this.volume
+        ? { blockDevice: [{ uuid: this.volume.id, sourceType: "volume", destinationType: "volume", bootIndex: -1, deleteOnTermination: false }] }
+        : {}),
+    });
+    if (props.publicIp) {
+      this.floatingIp = new NetworkingFloatingipV2(this, "floating-ip", { pool: props.network.externalNetworkName, description: `Public address of ${props.name}` });
+      new NetworkingFloatingipAssociateV2(this, "floating-ip-association", { floatingIp: this.floatingIp.address, portId: this.port.id });
+      this.publicIp = this.floatingIp.address;
+    }
+  }
+}

@@ -1,0 +1,135 @@
+import { TerraformVariable } from "cdktf";
+import { Construct } from "constructs";
+import { registerTokenSize } from "../../cloud-init/cloud-config";
+import { WireGuardInterface, WireGuardPeer } from "../../cloud-init/wireguard";
+import { SiteNetwork } from "./network";
+import { VmGroupMember } from "./roles";
+import { Connections, IConnectable, Peer, Port, SecurityGroup } from "./security";
+import { Vm } from "./vm";
+import { CloudConfig } from "../../cloud-init/cloud-config";
+
+/** An admin's WireGuard peer. */
+export interface AdminPeer {
+  readonly name: string;
+  readonly publicKey: string;
+  /** The peer's tunnel address (a /32 inside the VPN range). */
+  readonly address: string;
+}
+
+/** The other end of a site-to-site tunnel. */
+export interface SiteLink {
+  /** The other site's name. */
+  readonly site: string;
+  /** The other gateway's WireGuard public key. */
+  readonly publicKey: string;
+  /** The other site's ranges (its site range and its VPN range): AllowedIPs and routes. */
+  readonly ranges: readonly string[];
+  /** host:port to dial; only on the side that initiates. @default - the other side dials in */
+  readonly endpoint?: string;
+}
+
+export interface VpnGatewayProps {
+  readonly namePrefix: string;
+  readonly member: VmGroupMember;
+  readonly network: SiteNetwork;
+  readonly tier: string;
+  /** WireGuard UDP port. @default 51820 */
+  readonly port?: number;
+  /** Admin peers' tunnel range; the gateway takes `gatewayAddress` in it. */
+  readonly vpnRange: string;
+  readonly gatewayAddress: string;
+  /** This gateway's public key (its private key is the sensitive variable `privateKeyVariable`). */
+  readonly publicKey: string;
+  readonly adminPeers: readonly AdminPeer[];
+  /** The site-to-site tunnel. @default - none */
+  readonly siteLink?: SiteLink;
+  readonly extraSecurityGroups?: readonly SecurityGroup[];
+  /** Builds the gateway's cloud-config from its WireGuard interfaces. */
+  readonly userData: (interfaces: Readonly<Record<string, WireGuardInterface>>) => CloudConfig;
+}
+
+/**
+ * The site's WireGuard gateway: wg0 gives the admins' peers the site's ranges; wg1 links the site
+ * to the other one, AllowedIPs = the other site's ranges, keepalive 25 s. The router sends the
+ * VPN ranges to it, and its port may send from them (allowed address pairs).
+ *
+ * The private key is a sensitive Terraform variable (TF_VAR_<name>), never in the synthesized
+ * JSON; it does land in the state, inside the VM's user data.
+ */
+export class VpnGateway extends Construct implements IConnectable {
+  static readonly DEFAULT_PORT = 51820;
+  static readonly KEEPALIVE_SECONDS = 25;
+
+  readonly vm: Vm;
+  readonly securityGroup: SecurityGroup;
+  readonly connections: Connections;
+  readonly port: number;
+  readonly publicIp: string;
+  readonly publicKey: string;
+  readonly privateKeyVariable: TerraformVariable;
+  /** The rendered interfaces (tokens for the private key), for tests and the real tier. */
+  readonly interfaces: Readonly<Record<string, WireGuardInterface>>;
+
+  constructor(scope: Construct, id: string, props: VpnGatewayProps) {
+    super(scope, id);
+    this.port = props.port ?? VpnGateway.DEFAULT_PORT;
+    this.publicKey = props.publicKey;
+    this.privateKeyVariable = new TerraformVariable(this, "private-key", {
+      type: "string",
+      sensitive: true,
+      nullable: false,
+      description: `WireGuard private key of the ${props.namePrefix} VPN gateway (base64, from \`wg genkey\`); its public key is ${props.publicKey}`,
+    });
+    const privateKey = registerTokenSize(this.privateKeyVariable.stringValue, 44);
+    this.securityGroup = new SecurityGroup(this, "security-group", { name: `${props.namePrefix}-vpn`, description: `WireGuard gateway of ${props.namePrefix}: UDP ${this.port} from anywhere` });
+    this.connections = new Connections(this.securityGroup);
+    this.connections.allowFrom(Peer.anyIpv4(), Port.udp(this.port), "WireGuard from admins and the other site");
+    const prefix = props.vpnRange.split("/")[1];
+    const admin: WireGuardInterface = {
+      privateKey,
+      address: `${props.gatewayAddress}/${prefix}`,
+      listenPort: this.port,
+      peers: props.adminPeers.map((p): WireGuardPeer => ({ name: p.name, publicKey: p.publicKey, allowedIps: [`${p.address}/32`] })),
+    };
+    const interfaces: Record<string, WireGuardInterface> = { wg0: admin };
+    if (props.siteLink) {
+      interfaces.wg1 = {
+        privateKey,
+        address: `${props.gatewayAddress}/32`,
+        listenPort: this.port + 1,
+        peers: [
+          {
+            name: props.siteLink.site,
+            publicKey: props.siteLink.publicKey,
+            allowedIps: props.siteLink.ranges,
+            ...(props.siteLink.endpoint ? { endpoint: props.siteLink.endpoint } : {}),
+            persistentKeepalive: VpnGateway.KEEPALIVE_SECONDS,
+          },
+        ],
+      };
+      this.connections.allowFrom(Peer.anyIpv4(), Port.udp(this.port + 1), `Site-to-site WireGuard from ${props.siteLink.site}`);
+    }
+    this.interfaces = interfaces;
+    const routed = [props.vpnRange, ...(props.siteLink?.ranges ?? [])];
+    this.vm = new Vm(this, "vm", {
+      name: `${props.namePrefix}-${props.member.name}`,
+      role: "vpn",
+      flavor: props.member.flavor,
+      image: props.member.image,
+      network: props.network,
+      tier: props.tier,
+      ...(props.member.fixedIp ? { fixedIp: props.member.fixedIp } : {}),
+      securityGroups: [this.securityGroup, ...(props.extraSecurityGroups ?? [])],
+      userData: props.userData(interfaces),
+      allowedAddressPairs: routed,
+      publicIp: true,
+    });
+    this.publicIp = this.vm.publicIp as string;
+    routed.forEach((range, i) => props.network.addRoute(i === 0 ? "vpn-admins" : `vpn-site-${i}`, range, this.vm.privateIp));
+  }
+
+  /** host:port of the site-to-site listener. */
+  get siteEndpoint(): string {
+    return `${this.publicIp}:${this.port + 1}`;
+  }
+}

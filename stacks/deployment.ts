@@ -1,0 +1,40 @@
+import { LocalBackend, TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+import { DeploymentConfig, SiteConfig } from "../config/deployment";
+import { InfraStack } from "./infra-stack";
+import { PlatformStack } from "./platform-stack";
+
+/** The stacks of one site. */
+export interface SiteStacks {
+  readonly infra: InfraStack;
+  readonly platform: PlatformStack;
+}
+
+/**
+ * Every site's stacks, `<site>-infra` and `<site>-platform`. Sites that dial a site-to-site
+ * tunnel come after the site they dial, whose VPN endpoint they read.
+ */
+export function buildDeployment(scope: Construct, deployment: DeploymentConfig): Map<string, SiteStacks> {
+  const byName = new Map(deployment.sites.map((s) => [s.name, s]));
+  const ordered = [...deployment.sites].sort((a, b) => Number(a.initiatesTunnel) - Number(b.initiatesTunnel));
+  const stacks = new Map<string, SiteStacks>();
+  for (const site of ordered) {
+    const peerSite: SiteConfig | undefined = site.peerSite ? byName.get(site.peerSite) : undefined;
+    const peerStack = site.initiatesTunnel && peerSite ? stacks.get(peerSite.name)?.infra : undefined;
+    const infra = new InfraStack(scope, `${site.name}-infra`, { deployment, site, ...(peerSite ? { peerSite } : {}), ...(peerStack ? { peerStack } : {}) });
+    const platform = new PlatformStack(scope, `${site.name}-platform`, { deployment, site, infra });
+    useLocalState(infra);
+    useLocalState(platform);
+    stacks.set(site.name, { infra, platform });
+  }
+  return stacks;
+}
+
+/**
+ * State in the project folder, `terraform.<stack>.tfstate`, by a path relative to the stack's
+ * working folder (cdktf.out/stacks/<stack>), so that the synthesized JSON does not depend on
+ * where the project is checked out. The state holds the cluster's secrets: see README, Secrets.
+ */
+export function useLocalState(stack: TerraformStack): void {
+  new LocalBackend(stack, { path: `../../../terraform.${stack.node.id}.tfstate` });
+}

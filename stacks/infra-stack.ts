@@ -1,0 +1,236 @@
+import { TerraformOutput, TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+import { CLUSTER_PORTS, PATHS, PRIVATE_IP_TEMPLATE } from "../cloud-init/agents";
+import { BaseInputs, renderBastion, renderClient, renderDevelopment, renderServer, renderVpnGateway } from "../cloud-init/roles";
+import { DeploymentConfig, SiteConfig, VmSpec } from "../config/deployment";
+import { ConsulNomadCluster } from "../constructs/cluster/cluster";
+import { OpenstackProvider, RandomProvider, TlsProvider } from "../constructs/openstack/l1";
+import { SiteNetwork } from "../constructs/openstack/network";
+import { Bastion, VmGroup, VmGroupMember } from "../constructs/openstack/roles";
+import { Peer, Port, SecurityGroup } from "../constructs/openstack/security";
+import { AntiAffinity, Vm } from "../constructs/openstack/vm";
+import { VpnGateway } from "../constructs/openstack/vpn-gateway";
+
+export interface InfraStackProps {
+  readonly deployment: DeploymentConfig;
+  readonly site: SiteConfig;
+  /** The site at the other end of the site-to-site tunnel. @default - none */
+  readonly peerSite?: SiteConfig;
+  /** The peer's infra stack, when this site dials the tunnel (its endpoint is read from it). */
+  readonly peerStack?: InfraStack;
+}
+
+/** Nomad host volumes on the clients that have a data volume: name to path. */
+export const CLIENT_HOST_VOLUMES: Readonly<Record<string, string>> = { data: `${PATHS.hostVolumeDir}/data` };
+
+/**
+ * A site's OpenStack infrastructure: network, security groups, bastion, VPN gateway, the Consul +
+ * Nomad servers, the production clients, the ingress and the development VMs, each bootstrapped
+ * by its cloud-init.
+ */
+export class InfraStack extends TerraformStack {
+  readonly site: SiteConfig;
+  /** The site at the other end of the tunnel. */
+  readonly peerSite?: SiteConfig;
+  readonly network: SiteNetwork;
+  readonly cluster: ConsulNomadCluster;
+  readonly bastion: Bastion;
+  readonly vpn: VpnGateway;
+  readonly servers: VmGroup;
+  readonly clients: VmGroup;
+  readonly ingress: VmGroup;
+  readonly development: VmGroup;
+  /** Consul's HTTPS API on the servers. */
+  readonly consulAddresses: string[];
+  /** Nomad's HTTPS API on the servers. */
+  readonly nomadAddresses: string[];
+
+  constructor(scope: Construct, id: string, props: InfraStackProps) {
+    super(scope, id);
+    const { site, deployment } = props;
+    this.site = site;
+    const prefix = `${deployment.project}-${site.name}`;
+    new OpenstackProvider(this, "openstack", { cloud: site.cloud, region: site.region });
+    new TlsProvider(this, "tls");
+    new RandomProvider(this, "random");
+
+    this.network = new SiteNetwork(this, "network", {
+      name: prefix,
+      externalNetworkName: site.externalNetwork,
+      dnsServers: site.dnsServers,
+      tiers: {
+        utility: { cidr: site.tiers.utility, dynamic: false },
+        servers: { cidr: site.tiers.servers, dynamic: false },
+        clients: { cidr: site.tiers.clients },
+        development: { cidr: site.tiers.development },
+      },
+    });
+
+    const peer = props.peerSite;
+    this.peerSite = peer;
+    this.cluster = new ConsulNomadCluster(this, "cluster", {
+      datacenter: site.datacenter,
+      region: site.datacenter,
+      serverAddresses: site.servers.map((s) => s.fixedIp as string),
+      ...(peer ? { wanJoin: peer.servers.map((s) => s.fixedIp as string), nomadFederation: peer.servers.map((s) => `${s.fixedIp}:${CLUSTER_PORTS.nomadSerf}`) } : {}),
+    });
+
+    // Every VM is a Consul member: LAN gossip between members.
+    const members = new SecurityGroup(this, "members", { name: `${prefix}-members`, description: `Consul members of ${prefix}: LAN gossip` });
+    members.addIngressRule(members.asPeer(), Port.tcp(CLUSTER_PORTS.consulSerfLan), "Consul LAN gossip between members");
+    members.addIngressRule(members.asPeer(), Port.udp(CLUSTER_PORTS.consulSerfLan), "Consul LAN gossip between members");
+
+    const base = (vm: VmSpec): BaseInputs => ({ hostname: `${prefix}-${vm.name}`, adminUser: deployment.adminUser, sshKeys: site.adminSshKeys });
+    const member = (vm: VmSpec | VmGroupMember, opts: { server?: boolean; nodeClass?: string; hostVolumes?: Record<string, string> } = {}) =>
+      this.cluster.member({
+        nodeName: `${prefix}-${vm.name}`,
+        address: vm.fixedIp ?? PRIVATE_IP_TEMPLATE,
+        server: opts.server ?? false,
+        ...(vm.fixedIp ? { certificateIps: [vm.fixedIp] } : {}),
+        ...(opts.nodeClass ? { nodeClass: opts.nodeClass } : {}),
+        ...(opts.hostVolumes ? { hostVolumes: opts.hostVolumes } : {}),
+      });
+
+    this.servers = new VmGroup(this, "servers", {
+      role: "server",
+      namePrefix: prefix,
+      members: site.servers,
+      network: this.network,
+      tier: "servers",
+      extraSecurityGroups: [members],
+      antiAffinity: site.antiAffinity === "soft" ? AntiAffinity.SOFT : AntiAffinity.HARD,
+      userData: (vm, i) => renderServer(base(site.servers[i]), member(vm, { server: true }), i === 0 ? this.cluster.bootstrapInputs() : undefined),
+    });
+    this.clients = new VmGroup(this, "clients", {
+      role: "client",
+      namePrefix: prefix,
+      members: site.clients,
+      network: this.network,
+      tier: "clients",
+      extraSecurityGroups: [members],
+      userData: (vm, i) => {
+        const volumes = vm.volumeGb ? CLIENT_HOST_VOLUMES : undefined;
+        return renderClient(base(site.clients[i]), member(vm, { nodeClass: "production", ...(volumes ? { hostVolumes: { ...volumes } } : {}) }), volumes ? Vm.DATA_VOLUME_DEVICE : undefined);
+      },
+    });
+    this.ingress = new VmGroup(this, "ingress", {
+      role: "ingress",
+      namePrefix: prefix,
+      members: site.ingress,
+      network: this.network,
+      tier: "utility",
+      extraSecurityGroups: [members, this.clients.securityGroup],
+      publicIp: true,
+      userData: (vm, i) => renderClient(base(site.ingress[i]), member(vm, { nodeClass: "ingress" })),
+    });
+    this.development = new VmGroup(this, "development", {
+      role: "development",
+      namePrefix: prefix,
+      members: site.development,
+      network: this.network,
+      tier: "development",
+      extraSecurityGroups: [members],
+      userData: (vm, i) => renderDevelopment(base(site.development[i]), member(vm)),
+    });
+
+    this.bastion = new Bastion(this, "bastion", {
+      namePrefix: prefix,
+      member: site.bastion,
+      network: this.network,
+      tier: "utility",
+      adminNetworks: site.adminNetworks,
+      adminUser: deployment.adminUser,
+      extraSecurityGroups: [members],
+      userData: renderBastion(base(site.bastion), member(site.bastion)),
+    });
+
+    const peerRanges = peer ? [peer.siteRange, peer.vpn.range] : [];
+    this.vpn = new VpnGateway(this, "vpn", {
+      namePrefix: prefix,
+      member: site.vpnGateway,
+      network: this.network,
+      tier: "utility",
+      port: site.vpn.port,
+      vpnRange: site.vpn.range,
+      gatewayAddress: site.vpn.gatewayAddress,
+      publicKey: site.vpn.publicKey,
+      adminPeers: site.vpn.peers,
+      ...(peer
+        ? {
+            siteLink: {
+              site: peer.name,
+              publicKey: peer.vpn.publicKey,
+              ranges: peerRanges,
+              ...(site.initiatesTunnel && props.peerStack ? { endpoint: props.peerStack.vpn.siteEndpoint } : {}),
+            },
+          }
+        : {}),
+      extraSecurityGroups: [members],
+      userData: (interfaces) => renderVpnGateway(base(site.vpnGateway), member(site.vpnGateway), interfaces),
+    });
+
+    this.declareFirewall(members);
+
+    this.consulAddresses = this.servers.privateIps.map((ip) => `https://${ip}:${CLUSTER_PORTS.consulHttps}`);
+    this.nomadAddresses = this.servers.privateIps.map((ip) => `https://${ip}:${CLUSTER_PORTS.nomadHttp}`);
+    const hosts = [this.servers, this.clients, this.ingress, this.development].flatMap((g) => g.vms).concat(this.vpn.vm);
+    new TerraformOutput(this, "bastion_address", { value: this.bastion.publicIp, description: "Public address of the SSH bastion" });
+    new TerraformOutput(this, "ssh_config", { value: this.bastion.sshConfig(hosts.map((v) => ({ name: v.name, address: v.privateIp }))), description: "ssh_config entries: every VM through the bastion (ProxyJump)" });
+    new TerraformOutput(this, "vpn_endpoint", { value: `${this.vpn.publicIp}:${this.vpn.port}`, description: "WireGuard endpoint for the admins' peers" });
+    new TerraformOutput(this, "vpn_public_key", { value: this.vpn.publicKey, description: "WireGuard public key of the gateway" });
+    new TerraformOutput(this, "consul_servers", { value: this.consulAddresses, description: "Consul HTTPS API of the servers (through the VPN)" });
+    new TerraformOutput(this, "nomad_servers", { value: this.nomadAddresses, description: "Nomad HTTPS API of the servers (through the VPN)" });
+    new TerraformOutput(this, "ca_certificate", { value: this.cluster.ca.certPem, description: "CA certificate of the cluster's TLS (public)" });
+    new TerraformOutput(this, "consul_management_token", { value: this.cluster.consulManagementToken.value, sensitive: true, description: "Consul initial management token" });
+    new TerraformOutput(this, "nomad_management_token", { value: this.cluster.nomadManagementToken.value, sensitive: true, description: "Nomad bootstrap management token" });
+  }
+
+  /** Every rule, declared where the need is. */
+  private declareFirewall(members: SecurityGroup): void {
+    const { servers, clients, ingress, development, bastion, vpn } = this;
+    const vpnRange = Peer.cidr(this.site.vpn.range);
+    bastion.allowSshTo(servers, clients, ingress, development, vpn);
+
+    // Consul: RPC to the servers from every member; API and DNS from members and the VPN.
+    servers.connections.allowFrom(members.asPeer(), Port.tcp(CLUSTER_PORTS.consulServerRpc), "Consul RPC from members");
+    for (const from of [members.asPeer(), vpnRange]) {
+      const who = from === vpnRange ? "the VPN" : "members";
+      servers.connections.allowFrom(from, Port.tcp(CLUSTER_PORTS.consulHttps), `Consul HTTPS API from ${who}`);
+      servers.connections.allowFrom(from, Port.tcp(CLUSTER_PORTS.consulDns), `Consul DNS from ${who}`);
+      servers.connections.allowFrom(from, Port.udp(CLUSTER_PORTS.consulDns), `Consul DNS from ${who}`);
+      servers.connections.allowFrom(from, Port.tcp(CLUSTER_PORTS.nomadHttp), `Nomad HTTPS API from ${who}`);
+    }
+    // Nomad: RPC from clients and between servers; serf between servers.
+    servers.connections.allowFrom(clients, Port.tcp(CLUSTER_PORTS.nomadRpc), "Nomad RPC from clients");
+    servers.connections.allowInternally(Port.tcp(CLUSTER_PORTS.nomadRpc), "Nomad RPC between servers");
+    servers.connections.allowInternally(Port.tcp(CLUSTER_PORTS.nomadSerf), "Nomad serf between servers");
+    servers.connections.allowInternally(Port.udp(CLUSTER_PORTS.nomadSerf), "Nomad serf between servers");
+    servers.connections.allowInternally(Port.tcp(CLUSTER_PORTS.consulSerfWan), "Consul WAN gossip between servers");
+    servers.connections.allowInternally(Port.udp(CLUSTER_PORTS.consulSerfWan), "Consul WAN gossip between servers");
+    // The other site's servers, over the site-to-site VPN: Consul WAN federation, Nomad federation.
+    const peerServers = this.peerSite?.tiers.servers;
+    if (peerServers) {
+      const other = Peer.cidr(peerServers);
+      servers.connections.allowFrom(other, Port.tcp(CLUSTER_PORTS.consulServerRpc), "Consul RPC from the other site's servers (WAN federation)");
+      servers.connections.allowFrom(other, Port.tcp(CLUSTER_PORTS.consulSerfWan), "Consul WAN gossip from the other site's servers");
+      servers.connections.allowFrom(other, Port.udp(CLUSTER_PORTS.consulSerfWan), "Consul WAN gossip from the other site's servers");
+      servers.connections.allowFrom(other, Port.tcp(CLUSTER_PORTS.nomadRpc), "Nomad RPC from the other region's servers");
+      servers.connections.allowFrom(other, Port.tcp(CLUSTER_PORTS.nomadSerf), "Nomad serf from the other region's servers");
+      servers.connections.allowFrom(other, Port.udp(CLUSTER_PORTS.nomadSerf), "Nomad serf from the other region's servers");
+    }
+    // Clients: Nomad's HTTP API (Prometheus, operators on the VPN), the allocations' dynamic
+    // ports from the ingress and east-west between clients.
+    clients.connections.allowInternally(Port.tcp(CLUSTER_PORTS.nomadHttp), "Nomad client API from clients (Prometheus)");
+    clients.connections.allowFrom(vpnRange, Port.tcp(CLUSTER_PORTS.nomadHttp), "Nomad client API from the VPN");
+    const dynamic = Port.tcpRange(CLUSTER_PORTS.dynamicMin, CLUSTER_PORTS.dynamicMax);
+    clients.connections.allowFrom(ingress, dynamic, "Allocations' dynamic ports from the ingress");
+    clients.connections.allowInternally(dynamic, "Allocations' dynamic ports between clients (east-west)");
+    // Monitoring: node_exporter on every VM, scraped from the clients (Prometheus runs there).
+    members.addIngressRule(clients.securityGroup.asPeer(), Port.tcp(CLUSTER_PORTS.nodeExporter), "node_exporter scraped by Prometheus");
+    servers.connections.allowFrom(clients, Port.tcp(CLUSTER_PORTS.consulHttps), "Consul metrics and service discovery for Prometheus");
+    // Public entry: HTTP(S) on the ingress only.
+    ingress.connections.allowFrom(Peer.anyIpv4(), Port.tcp(80), "HTTP from anywhere to the ingress");
+    ingress.connections.allowFrom(Peer.anyIpv4(), Port.tcp(443), "HTTPS from anywhere to the ingress");
+  }
+
+}

@@ -1,0 +1,65 @@
+/**
+ * Synthesizes an app so that nothing is half-written: into a staging folder first, then, when
+ * no construct reported an error, in place of the output folder in one rename.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { App } from "cdktf";
+import { IConstruct } from "constructs";
+
+const ERROR = "@cdktf/error";
+
+/** Error annotations of the whole tree, one line each: `construct path: message`. */
+export function collectErrors(root: IConstruct): string[] {
+  return root.node
+    .findAll()
+    .flatMap((c) => c.node.metadata.filter((m) => m.type === ERROR).map((m) => `${c.node.path}: ${String(m.data)}`));
+}
+
+/** Carries each stack's `.terraform` folder and lock file over to the new output. */
+function keepTerraformWorkingState(final: string, staging: string): void {
+  const stacks = path.join(final, "stacks");
+  if (!fs.existsSync(stacks)) return;
+  for (const stack of fs.readdirSync(stacks)) {
+    const target = path.join(staging, "stacks", stack);
+    if (!fs.existsSync(target)) continue;
+    for (const keep of [".terraform", ".terraform.lock.hcl"]) {
+      const from = path.join(stacks, stack, keep);
+      if (fs.existsSync(from)) fs.renameSync(from, path.join(target, keep));
+    }
+  }
+}
+
+export class SynthError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join("\n"));
+    this.name = "SynthError";
+  }
+}
+
+/**
+ * Builds the app with `build`, synthesizes it, and moves the result to `outdir`
+ * (`CDKTF_OUTDIR` or cdktf.out). Throws SynthError, writing nothing, on error annotations.
+ */
+export function synthesizeAtomically(build: (app: App) => void, outdir = process.env.CDKTF_OUTDIR ?? "cdktf.out"): App {
+  const final = path.resolve(outdir);
+  const staging = `${final}.staging-${process.pid}`;
+  fs.rmSync(staging, { recursive: true, force: true });
+  // Collect every error annotation instead of stopping at the first stack that has one.
+  process.env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS = "true";
+  try {
+    const app = new App({ outdir: staging });
+    build(app);
+    app.synth();
+    const errors = collectErrors(app);
+    if (errors.length > 0) throw new SynthError(errors);
+    keepTerraformWorkingState(final, staging);
+    const old = `${final}.old-${process.pid}`;
+    if (fs.existsSync(final)) fs.renameSync(final, old);
+    fs.renameSync(staging, final);
+    fs.rmSync(old, { recursive: true, force: true });
+    return app;
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+}
