@@ -119,7 +119,7 @@ export function loadDeployment(file: string = defaultConfigPath()): DeploymentCo
 }
 
 export function parseDeployment(text: string, file = "deployment.yaml"): DeploymentConfig {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new DeploymentConfigError(
       file,

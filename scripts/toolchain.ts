@@ -22,6 +22,8 @@ interface GoModule {
   readonly module: string;
   readonly version: string;
   readonly sum?: string;
+  /** Build with cgo. @default false */
+  readonly cgo?: boolean;
 }
 interface ProviderPin {
   readonly source: string;
@@ -34,7 +36,7 @@ interface Versions {
   readonly go: { readonly minimum: string };
   readonly terraform: { readonly minimum: string; readonly module: string; readonly version: string };
   readonly providers: readonly ProviderPin[];
-  readonly agents: readonly { readonly name: string; readonly module: string; readonly version: string; readonly sum?: string }[];
+  readonly agents: readonly (GoModule & { readonly name: string })[];
   readonly debian: readonly string[];
 }
 
@@ -82,7 +84,7 @@ function which(cmd: string): string | undefined {
 }
 
 /** Environment for every go command: no toolchain downloads, modules only through the proxy. */
-function goEnv(mod: string): NodeJS.ProcessEnv {
+function goEnv(mod: string, cgo = false): NodeJS.ProcessEnv {
   return {
     ...process.env,
     GOTOOLCHAIN: "local",
@@ -90,7 +92,7 @@ function goEnv(mod: string): NodeJS.ProcessEnv {
     // Some pinned versions are not in the checksum database; the h1: sum pinned in
     // toolchain/versions.json is checked instead (see download()).
     GONOSUMDB: [process.env.GONOSUMDB, mod].filter(Boolean).join(","),
-    CGO_ENABLED: process.env.CGO_ENABLED ?? "0",
+    CGO_ENABLED: cgo ? "1" : "0",
   };
 }
 
@@ -127,7 +129,7 @@ function buildModule(m: GoModule, dest: string, ldflags: string[] = []): void {
     log(`building ${m.module}@${m.version} (this takes minutes the first time)`);
     const tmpOut = `${dest}.tmp`;
     fs.mkdirSync(path.dirname(dest), { recursive: true });
-    run("go", ["build", "-trimpath", `-ldflags=-s -w ${ldflags.join(" ")}`.trim(), "-o", tmpOut, "."], { cwd: work, env: goEnv(m.module) });
+    run("go", ["build", "-trimpath", `-ldflags=-s -w ${ldflags.join(" ")}`.trim(), "-o", tmpOut, "."], { cwd: work, env: goEnv(m.module, m.cgo) });
     fs.renameSync(tmpOut, dest);
     log(`built ${path.basename(dest)} in ${Math.round((Date.now() - t0) / 1000)} s`);
   } finally {

@@ -44,6 +44,8 @@ export interface VpnGatewayProps {
   /** The site-to-site tunnel. @default - none */
   readonly siteLink?: SiteLink;
   readonly extraSecurityGroups?: readonly SecurityGroup[];
+  /** Name of the Terraform variable holding the private key (set it as TF_VAR_<name>). @default VpnGateway.DEFAULT_PRIVATE_KEY_VARIABLE */
+  readonly privateKeyVariableName?: string;
   /** Builds the gateway's cloud-config from its WireGuard interfaces. */
   readonly userData: (interfaces: Readonly<Record<string, WireGuardInterface>>) => CloudConfig;
 }
@@ -59,6 +61,7 @@ export interface VpnGatewayProps {
 export class VpnGateway extends Construct implements IConnectable {
   static readonly DEFAULT_PORT = 51820;
   static readonly KEEPALIVE_SECONDS = 25;
+  static readonly DEFAULT_PRIVATE_KEY_VARIABLE = "vpn_private_key";
 
   readonly vm: Vm;
   readonly securityGroup: SecurityGroup;
@@ -80,6 +83,7 @@ export class VpnGateway extends Construct implements IConnectable {
       nullable: false,
       description: `WireGuard private key of the ${props.namePrefix} VPN gateway (base64, from \`wg genkey\`); its public key is ${props.publicKey}`,
     });
+    this.privateKeyVariable.overrideLogicalId(props.privateKeyVariableName ?? VpnGateway.DEFAULT_PRIVATE_KEY_VARIABLE);
     const privateKey = registerTokenSize(this.privateKeyVariable.stringValue, 44);
     this.securityGroup = new SecurityGroup(this, "security-group", { name: `${props.namePrefix}-vpn`, description: `WireGuard gateway of ${props.namePrefix}: UDP ${this.port} from anywhere` });
     this.connections = new Connections(this.securityGroup);

@@ -1,0 +1,201 @@
+import { DeploymentConfigError, parseDeployment } from "../config/deployment";
+import { DEFAULT_CONFIG_TEXT, defaultDeployment, editedYaml } from "./helpers";
+
+/** Parses an edited default deployment and returns the problem lines (fails the test if none). */
+function problems(edit: (doc: Record<string, any>) => void): string[] {
+  try {
+    parseDeployment(editedYaml(edit), "deployment.yaml");
+  } catch (err) {
+    expect(err).toBeInstanceOf(DeploymentConfigError);
+    return (err as Error).message.split("\n");
+  }
+  throw new Error("expected the deployment to be refused");
+}
+
+describe("deployment config", () => {
+  test("GIVEN the default file WHEN parsed THEN both sites resolve with their defaults", () => {
+    const d = defaultDeployment();
+    expect(d.sites.map((s) => s.name)).toEqual(["primary", "backup"]);
+    const backup = d.sites[1];
+    // tiers carved from the site range when not given
+    expect(backup.tiers).toEqual({ utility: "10.20.0.0/24", servers: "10.20.1.0/24", clients: "10.20.2.0/24", development: "10.20.3.0/24" });
+    expect(backup.servers.map((s) => s.fixedIp)).toEqual(["10.20.1.10", "10.20.1.11", "10.20.1.12"]);
+    expect(backup.vpn.port).toBe(51820);
+    expect(backup.vpn.gatewayAddress).toBe("10.220.0.1");
+    expect(backup.cloud).toBe("backup");
+    expect(backup.initiatesTunnel).toBe(true);
+    expect(d.sites[0].initiatesTunnel).toBe(false);
+    expect(d.sites[0].development.map((v) => v.name)).toEqual(["dev-fleet", "dev-web"]);
+    expect(d.sites[0].clients[0]).toMatchObject({ flavor: "m1.large", volumeGb: 50 });
+  });
+
+  test("GIVEN a third site WHEN parsed THEN it gets its own stacks' config without a tunnel", () => {
+    const d = parseDeployment(
+      editedYaml((doc) => {
+        const test = JSON.parse(JSON.stringify(doc.sites[1]));
+        test.name = "test";
+        test.addressPlan.site = "10.30.0.0/16";
+        test.vpn.range = "10.230.0.0/24";
+        test.vpn.peers[0].address = "10.230.0.10";
+        delete test.peerSite;
+        doc.sites.push(test);
+      }),
+    );
+    expect(d.sites.map((s) => s.name)).toEqual(["primary", "backup", "test"]);
+    expect(d.sites[2].peerSite).toBeUndefined();
+  });
+
+  test("fails on invalid YAML, naming the line", () => {
+    expect(() => parseDeployment("project: [unclosed\n", "bad.yaml")).toThrow(/bad.yaml: line \d+: got nothing, expected valid YAML/);
+  });
+
+  test("fails on a duplicate YAML key", () => {
+    expect(() => parseDeployment(`${DEFAULT_CONFIG_TEXT}\nproject: again\n`, "dup.yaml")).toThrow(/expected valid YAML \(Map keys must be unique/);
+  });
+
+  test("fails on an unknown key (a typo is not ignored)", () => {
+    expect(problems((d) => (d.sites[0].antiAfinity = "soft"))).toContain(
+      'deployment.yaml: sites[0].antiAfinity: got "soft", expected no such field (check the spelling; unknown fields are refused)',
+    );
+  });
+
+  test("fails on an invalid CIDR", () => {
+    expect(problems((d) => (d.sites[0].addressPlan.site = "10.10.0.0/33"))).toContain(
+      'deployment.yaml: sites[0].addressPlan.site: got "10.10.0.0/33", expected an IPv4 network in CIDR notation with no host bits set, e.g. 10.10.1.0/24',
+    );
+  });
+
+  test("fails on a CIDR with host bits set", () => {
+    expect(problems((d) => (d.sites[0].admins.networks = ["198.51.100.7/24"])).join("\n")).toMatch(/sites\[0\]\.admins\.networks\[0\]: got "198.51.100.7\/24", expected an IPv4 network/);
+  });
+
+  test("fails on overlapping tiers", () => {
+    expect(problems((d) => (d.sites[0].addressPlan.tiers.clients = "10.10.1.128/25"))).toContain(
+      'deployment.yaml: sites[0].addressPlan.tiers.clients: got "10.10.1.128/25", expected a subnet that does not overlap tier servers (10.10.1.0/24)',
+    );
+  });
+
+  test("fails on a tier outside the site range", () => {
+    expect(problems((d) => (d.sites[0].addressPlan.tiers.development = "10.99.3.0/24"))).toContain(
+      'deployment.yaml: sites[0].addressPlan.tiers.development: got "10.99.3.0/24", expected a subnet inside the site range 10.10.0.0/16',
+    );
+  });
+
+  test("fails on overlapping sites", () => {
+    expect(problems((d) => (d.sites[1].addressPlan.site = "10.10.128.0/17")).join("\n")).toMatch(
+      /sites\[1\]\.addressPlan\.site: got "10.10.128.0\/17", expected a range that does not overlap the site range 10.10.0.0\/16 of site primary/,
+    );
+  });
+
+  test("fails on a VPN range overlapping a site", () => {
+    expect(problems((d) => (d.sites[1].vpn.range = "10.10.250.0/24")).join("\n")).toMatch(/sites\[1\]\.vpn\.range: got "10.10.250.0\/24", expected a range that does not overlap the site range 10.10.0.0\/16 of site primary/);
+  });
+
+  test("fails on a VPN range inside its own site", () => {
+    expect(problems((d) => (d.sites[0].vpn.range = "10.10.250.0/24")).join("\n")).toMatch(/sites\[0\]\.vpn\.range: got "10.10.250.0\/24", expected a range outside the site range/);
+  });
+
+  test("fails on an even number of servers, saying why", () => {
+    expect(problems((d) => (d.sites[0].vms.server.count = 4))).toContain(
+      "deployment.yaml: sites[0].vms.server.count: got 4, expected an odd number of servers (3, 5 or 7): with 4, losing half the servers loses the Raft quorum, so an even count adds no fault tolerance",
+    );
+  });
+
+  test("fails on fewer than three servers, saying why", () => {
+    expect(problems((d) => (d.sites[0].vms.server.count = 1)).join("\n")).toMatch(/sites\[0\]\.vms\.server\.count: got 1, expected 3, 5 or 7 servers: Consul and Nomad need a Raft quorum/);
+  });
+
+  test("fails on an unknown role", () => {
+    expect(problems((d) => (d.sites[0].vms.worker = { count: 2 }))).toContain(
+      'deployment.yaml: sites[0].vms.worker: got "worker", expected a known role: one of server, client, development, bastion, vpn, ingress',
+    );
+  });
+
+  test("fails on duplicate site names", () => {
+    expect(problems((d) => (d.sites[1].name = "primary")).join("\n")).toMatch(/sites\[1\]\.name: got "primary", expected a site name used once \(sites\[0\] has it\)/);
+  });
+
+  test("fails on duplicate VM names", () => {
+    expect(problems((d) => (d.sites[0].vms.development.names = ["dev-a", "dev-a"])).join("\n")).toMatch(/sites\[0\]\.vms\.development\.names: got "dev-a", expected a VM name not already used/);
+  });
+
+  test("fails on a VM name that clashes with another role's", () => {
+    expect(problems((d) => (d.sites[0].vms.development.names = ["server-1"])).join("\n")).toMatch(/got "server-1", expected a VM name not already used by role server/);
+  });
+
+  test("fails on an empty SSH key list", () => {
+    expect(problems((d) => (d.sites[0].admins.sshKeys = []))).toContain(
+      "deployment.yaml: sites[0].admins.sshKeys: got [], expected at least one SSH public key (an empty list would lock every admin out)",
+    );
+  });
+
+  test("fails on a malformed SSH key", () => {
+    expect(problems((d) => (d.sites[0].admins.sshKeys = ["not-a-key"])).join("\n")).toMatch(/sites\[0\]\.admins\.sshKeys\[0\]: got "not-a-key", expected an OpenSSH public key line/);
+  });
+
+  test("fails on a port out of range", () => {
+    expect(problems((d) => (d.sites[0].vpn.port = 70000))).toContain("deployment.yaml: sites[0].vpn.port: got 70000, expected a port from 1 to 65535");
+  });
+
+  test("fails on more VMs than the address plan holds", () => {
+    expect(
+      problems((d) => {
+        d.sites[0].addressPlan.tiers.servers = "10.10.1.0/28";
+        d.sites[0].vms.server.count = 7;
+      }),
+    ).toContain(
+      'deployment.yaml: sites[0].addressPlan.tiers.servers: got "10.10.1.0/28", expected a subnet that holds 7 server VMs (it has room for 5 from host .10); widen it or lower the count',
+    );
+  });
+
+  test("fails on a site range too small to carve default tiers", () => {
+    expect(problems((d) => (d.sites[1].addressPlan.site = "10.20.0.0/24")).join("\n")).toMatch(/sites\[1\]\.addressPlan\.tiers\.utility: got nothing, expected a subnet: the site range 10.20.0.0\/24 is too small/);
+  });
+
+  test("fails on the whole Internet as an admin network", () => {
+    expect(problems((d) => (d.sites[0].admins.networks = ["0.0.0.0/0"])).join("\n")).toMatch(/admins\.networks\[0\]: got "0.0.0.0\/0", expected a bounded admin network/);
+  });
+
+  test("fails on a one-sided site link", () => {
+    expect(problems((d) => delete d.sites[1].peerSite).join("\n")).toMatch(/sites\[1\]\.peerSite: got nothing, expected "primary": the site-to-site link must be declared on both sites/);
+  });
+
+  test("fails on a link to an unknown site", () => {
+    expect(problems((d) => (d.sites[0].peerSite = "nowhere")).join("\n")).toMatch(/sites\[0\]\.peerSite: got "nowhere", expected the name of another site in this file \(backup\)/);
+  });
+
+  test("fails on a VPN peer outside the VPN range", () => {
+    expect(problems((d) => (d.sites[0].vpn.peers[0].address = "10.99.0.10")).join("\n")).toMatch(/sites\[0\]\.vpn\.peers\[0\]\.address: got "10.99.0.10", expected an address inside vpn.range 10.210.0.0\/24/);
+  });
+
+  test("fails on a malformed WireGuard key", () => {
+    expect(problems((d) => (d.sites[0].vpn.publicKey = "short")).join("\n")).toMatch(/sites\[0\]\.vpn\.publicKey: got "short", expected a WireGuard public key/);
+  });
+
+  test("fails on a missing required field", () => {
+    expect(problems((d) => delete d.sites[0].region)).toContain("deployment.yaml: sites[0].region: got nothing, expected a value (string); this field is required");
+  });
+
+  test("fails on a role without a flavor", () => {
+    expect(
+      problems((d) => {
+        delete d.sites[1].flavors.default;
+      }).join("\n"),
+    ).toMatch(/sites\[1\]\.flavors\.server: got nothing, expected a flavor for role server \(or flavors.default\)/);
+  });
+
+  test("fails on both count and names disagreeing", () => {
+    expect(problems((d) => (d.sites[0].vms.development.count = 5)).join("\n")).toMatch(/sites\[0\]\.vms\.development\.count: got 5, expected either count or names, or a count equal to the 2 names/);
+  });
+
+  test("reports every problem at once, one line each", () => {
+    const lines = problems((d) => {
+      d.sites[0].vpn.port = 0;
+      d.sites[0].vms.server.count = 2;
+      d.sites[1].antiAffinity = "medium";
+    });
+    expect(lines).toHaveLength(2); // zod stops before cross-field checks: the shape errors first
+    expect(lines.join("\n")).toMatch(/vpn\.port: got 0/);
+    expect(lines.join("\n")).toMatch(/antiAffinity: got "medium", expected hard or soft/);
+  });
+});

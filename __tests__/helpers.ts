@@ -1,0 +1,21 @@
+/** Shared test fixtures. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DeploymentConfig, parseDeployment } from "../config/deployment";
+
+export const ROOT = path.resolve(__dirname, "..");
+export const DEFAULT_CONFIG_TEXT = fs.readFileSync(path.join(ROOT, "config", "deployment.yaml"), "utf8");
+
+/** The default deployment, parsed. */
+export function defaultDeployment(): DeploymentConfig {
+  return parseDeployment(DEFAULT_CONFIG_TEXT, "config/deployment.yaml");
+}
+
+/** The default deployment's YAML with `edit` applied to its parsed form, re-serialized. */
+export function editedYaml(edit: (doc: Record<string, any>) => void): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const YAML = require("yaml") as typeof import("yaml");
+  const doc = YAML.parse(DEFAULT_CONFIG_TEXT) as Record<string, any>;
+  edit(doc);
+  return YAML.stringify(doc);
+}

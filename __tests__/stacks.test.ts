@@ -1,0 +1,101 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { App, Aspects, Testing } from "cdktf";
+import { PlatformPolicy } from "../constructs/policy/platform-policy";
+import { buildDeployment } from "../stacks/deployment";
+import { defaultDeployment, editedYaml, ROOT } from "./helpers";
+
+function synthMain(env: Record<string, string>): { status: number | null; stderr: string; outdir: string } {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "synth-"));
+  fs.rmSync(outdir, { recursive: true });
+  const res = spawnSync(process.execPath, ["--import", "tsx", "main.ts"], { cwd: ROOT, env: { ...process.env, CDKTF_OUTDIR: outdir, ...env }, encoding: "utf8" });
+  return { status: res.status, stderr: res.stderr, outdir };
+}
+
+function readStacks(outdir: string): Record<string, string> {
+  const stacks = path.join(outdir, "stacks");
+  return Object.fromEntries(fs.readdirSync(stacks).map((s) => [s, fs.readFileSync(path.join(stacks, s, "cdk.tf.json"), "utf8")]));
+}
+
+describe("the default deployment", () => {
+  const app = Testing.app();
+  const stacks = buildDeployment(app, defaultDeployment());
+  Aspects.of(app).add(new PlatformPolicy());
+
+  test("GIVEN the default file WHEN built THEN the four contract stack names exist", () => {
+    expect(app.node.children.map((c) => c.node.id).sort()).toEqual(["backup-infra", "backup-platform", "primary-infra", "primary-platform"]);
+  });
+
+  for (const name of ["primary", "backup"]) {
+    test(`${name}-infra matches its snapshot`, () => {
+      expect(Testing.synth(stacks.get(name)!.infra)).toMatchSnapshot();
+    });
+    test(`${name}-platform matches its snapshot`, () => {
+      expect(Testing.synth(stacks.get(name)!.platform)).toMatchSnapshot();
+    });
+  }
+});
+
+describe("main.ts", () => {
+  test("GIVEN the default file WHEN synthesized twice THEN the output is byte-identical", () => {
+    const a = synthMain({});
+    const b = synthMain({});
+    expect(a.status).toBe(0);
+    expect(b.status).toBe(0);
+    const sa = readStacks(a.outdir);
+    expect(Object.keys(sa).sort()).toEqual(["backup-infra", "backup-platform", "primary-infra", "primary-platform"]);
+    expect(readStacks(b.outdir)).toEqual(sa);
+    fs.rmSync(a.outdir, { recursive: true, force: true });
+    fs.rmSync(b.outdir, { recursive: true, force: true });
+  });
+
+  test("fails on bad input with one line per problem, writing nothing", () => {
+    const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bad-")), "deployment.yaml");
+    fs.writeFileSync(
+      bad,
+      editedYaml((d) => {
+        d.sites[0].vms.server.count = 2;
+        d.sites[1].addressPlan.site = "10.10.0.0/16";
+      }),
+    );
+    const res = synthMain({ DEPLOYMENT_CONFIG: bad });
+    expect(res.status).toBe(1);
+    const lines = res.stderr.trim().split("\n");
+    expect(lines).toEqual([
+      expect.stringMatching(/sites\[0\]\.vms\.server\.count: got 2, expected an odd number of servers/),
+      expect.stringMatching(/sites\[1\]\.addressPlan\.site: got "10.10.0.0\/16", expected a range that does not overlap/),
+    ]);
+    expect(fs.existsSync(res.outdir)).toBe(false);
+  });
+
+  test("fails when the deployment file is missing, writing nothing", () => {
+    const res = synthMain({ DEPLOYMENT_CONFIG: "/nonexistent/deployment.yaml" });
+    expect(res.status).toBe(1);
+    expect(res.stderr).toMatch(/\/nonexistent\/deployment.yaml: \(top level\): got "\/nonexistent\/deployment.yaml", expected a readable deployment file/);
+    expect(fs.existsSync(res.outdir)).toBe(false);
+  });
+});
+
+describe("secrets", () => {
+  test("GIVEN the synthesized JSON THEN no private key, token or gossip key appears in plain text", () => {
+    const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), "secrets-")) });
+    const stacks = buildDeployment(app, defaultDeployment());
+    for (const { infra, platform } of stacks.values()) {
+      for (const json of [Testing.synth(infra), Testing.synth(platform)]) {
+        expect(json).not.toMatch(/-----BEGIN [A-Z ]*PRIVATE KEY-----/);
+        expect(json).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/);
+        // the WireGuard private key is a sensitive variable
+        expect(json).not.toMatch(/PrivateKey = [A-Za-z0-9+/]{43}=/);
+      }
+      const parsed = JSON.parse(Testing.synth(infra));
+      const variables = Object.values(parsed.variable ?? {}) as { sensitive?: boolean }[];
+      expect(variables.length).toBeGreaterThan(0);
+      for (const v of variables) expect(v.sensitive).toBe(true);
+      for (const [name, out] of Object.entries(parsed.output as Record<string, { value: string; sensitive?: boolean }>)) {
+        if (/token|cross-stack-output-random_uuid/.test(name)) expect(out.sensitive).toBe(true);
+      }
+    }
+  });
+});
