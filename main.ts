@@ -6,7 +6,10 @@ import { Aspects } from "cdktf";
 import { DeploymentConfigError, loadDeployment } from "./config/deployment";
 import { PlatformPolicy } from "./constructs/policy/platform-policy";
 import { buildDeployment } from "./stacks/deployment";
+import { skipTokenStackTraces } from "./stacks/fast-traces";
 import { SynthError, synthesizeAtomically } from "./stacks/synth";
+
+skipTokenStackTraces();
 
 try {
   const deployment = loadDeployment();
