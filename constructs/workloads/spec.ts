@@ -1,0 +1,162 @@
+/**
+ * A workload's one declaration: what it runs, its port, its public route, the services it depends
+ * on. Plain data, so that the infra layer (firewall) and the platform layer (jobs, intentions,
+ * ACLs, ingress routes, monitoring) derive everything from the same object.
+ */
+import { ServiceProtocol } from "../consul/mesh";
+
+/** A route from the public ingress to the workload. */
+export interface PublicRoute {
+  /** Host name the ingress matches, e.g. `api.example.org`. */
+  readonly host: string;
+  /** Path prefix the ingress matches. @default "/" */
+  readonly pathPrefix?: string;
+}
+
+/** The workload's service port. */
+export interface WorkloadPort {
+  /** Port the application listens on inside its allocation. */
+  readonly containerPort: number;
+  /** @default ServiceProtocol.HTTP */
+  readonly protocol?: ServiceProtocol;
+  /** HTTP path of the health check; a TCP check when the protocol is not HTTP. @default "/health" for HTTP */
+  readonly healthPath?: string;
+  /** Served to the Internet through the ingress. @default - internal only */
+  readonly public?: PublicRoute;
+  /** Prometheus scrapes this path on the service port. @default - not scraped */
+  readonly metricsPath?: string;
+}
+
+/** A port bound on the client host itself (only the ingress needs one). */
+export interface HostPort {
+  readonly label: string;
+  readonly port: number;
+  /** Who may reach it: anywhere (public entry) or only the site's clients. */
+  readonly from: "anywhere" | "clients";
+}
+
+/** A service this workload calls, reached through its Connect sidecar on a local port. */
+export interface Dependency {
+  readonly service: string;
+  /** Port on 127.0.0.1 inside the allocation where the upstream is reachable. */
+  readonly localPort: number;
+  /** Datacenter of the service. @default - the local one */
+  readonly datacenter?: string;
+}
+
+/** A file rendered into the task (a Nomad template): static content or a consul-template. */
+export interface WorkloadFile {
+  /** Path relative to the task directory, e.g. `local/prometheus.yml`. */
+  readonly destination: string;
+  readonly content: string;
+  /** Signal sent on change instead of a restart. @default - restart */
+  readonly changeSignal?: string;
+  /** Export the rendered `KEY=value` lines as environment variables. @default false */
+  readonly env?: boolean;
+}
+
+/** Autoscaling of a service workload on CPU, by the Nomad Autoscaler reading Prometheus. */
+export interface WorkloadScaling {
+  readonly min: number;
+  readonly max: number;
+  /** Average CPU use (percent of the ask) to keep. @default 70 */
+  readonly cpuTargetPercent?: number;
+}
+
+export enum WorkloadKind {
+  /** Long-running, rolling updates with canaries. */
+  SERVICE = "service",
+  /** One per client node. */
+  SYSTEM = "system",
+  /** Runs on a schedule. */
+  PERIODIC = "periodic",
+}
+
+export interface WorkloadSpec {
+  /** Job id and Consul service name. */
+  readonly name: string;
+  /** What the workload is, for reviewers and the job's meta. */
+  readonly description: string;
+  /** Container image without tag. */
+  readonly image: string;
+  /** Image tag. */
+  readonly version: string;
+  readonly resources: { readonly cpuMhz: number; readonly memoryMb: number };
+  /** Instances. @default 2 for services, ignored for system jobs, 1 for periodic jobs */
+  readonly count?: number;
+  /** @default WorkloadKind.SERVICE */
+  readonly kind?: WorkloadKind;
+  /** Cron expression, for periodic workloads. */
+  readonly schedule?: string;
+  /** The service port. @default - no service (batch and system helpers) */
+  readonly port?: WorkloadPort;
+  readonly hostPorts?: readonly HostPort[];
+  readonly dependsOn?: readonly Dependency[];
+  readonly command?: string;
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** Application settings, stored in Consul KV under `config/<name>/`. @default - none */
+  readonly settings?: Readonly<Record<string, string>>;
+  readonly files?: readonly WorkloadFile[];
+  /** A Nomad host volume mounted read-write, for stateful workloads. */
+  readonly volume?: { readonly source: string; readonly mountPath: string };
+  readonly scaling?: WorkloadScaling;
+  /** Node class the workload runs on. @default "production" */
+  readonly nodeClass?: string;
+  /** Extra Consul ACL rules the workload's tasks need (e.g. Prometheus' service discovery). */
+  readonly consulAccess?: "service-discovery";
+  /** Run in the host's network namespace (no sidecar). @default false */
+  readonly hostNetwork?: boolean;
+}
+
+export const DEFAULT_SERVICE_COUNT = 2;
+export const DEFAULT_NODE_CLASS = "production";
+export const DEFAULT_CPU_TARGET_PERCENT = 70;
+
+/** Problems of a set of workloads as one deployment: names, dependencies, local ports, routes. */
+export function validateWorkloads(specs: readonly WorkloadSpec[], where: string): string[] {
+  const problems: string[] = [];
+  const byName = new Map<string, WorkloadSpec>();
+  for (const s of specs) {
+    const at = `${where} workload "${s.name}"`;
+    if (!/^[a-z][a-z0-9-]{0,62}$/.test(s.name)) problems.push(`${at}: name ${JSON.stringify(s.name)}; expected lower-case letters, digits and dashes, starting with a letter`);
+    if (byName.has(s.name)) problems.push(`${at}: name used twice; expected one workload per name`);
+    byName.set(s.name, s);
+    if (!s.image.trim()) problems.push(`${at}: image is empty; expected a container image`);
+    if (!s.version.trim()) problems.push(`${at}: version is empty; expected an image tag`);
+    if (s.count !== undefined && (!Number.isInteger(s.count) || s.count < 1)) problems.push(`${at}: count ${s.count}; expected a whole number >= 1`);
+    if (s.scaling) {
+      const { min, max } = s.scaling;
+      if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max < min) problems.push(`${at}: scaling min ${min}, max ${max}; expected whole numbers with 1 <= min <= max`);
+      const count = s.count ?? DEFAULT_SERVICE_COUNT;
+      if (count < min || count > max) problems.push(`${at}: count ${count} outside scaling [${min}, ${max}]; expected the starting count inside the range`);
+    }
+    if ((s.kind ?? WorkloadKind.SERVICE) === WorkloadKind.PERIODIC && !s.schedule) problems.push(`${at}: periodic workload without schedule; expected a cron expression`);
+    if (s.port?.public && (s.port.protocol ?? ServiceProtocol.HTTP) !== ServiceProtocol.HTTP) problems.push(`${at}: public route on a ${s.port.protocol} port; expected an HTTP service behind the ingress`);
+    const localPorts = new Map<number, string>();
+    for (const d of s.dependsOn ?? []) {
+      if (d.service === s.name) problems.push(`${at}: depends on itself`);
+      const prev = localPorts.get(d.localPort);
+      if (prev) problems.push(`${at}: local port ${d.localPort} used for ${prev} and ${d.service}; expected one local port per dependency`);
+      localPorts.set(d.localPort, d.service);
+      if (s.port && d.localPort === s.port.containerPort) problems.push(`${at}: local port ${d.localPort} of ${d.service} is the workload's own port; expected another port`);
+    }
+  }
+  for (const s of specs) {
+    for (const d of s.dependsOn ?? []) {
+      const target = byName.get(d.service);
+      if (d.datacenter) continue;
+      if (!target) problems.push(`${where} workload "${s.name}": depends on "${d.service}", which is not deployed here; expected one of ${[...byName.keys()].sort().join(", ")}`);
+      else if (!target.port) problems.push(`${where} workload "${s.name}": depends on "${d.service}", which has no service port; expected a workload with a port`);
+    }
+  }
+  const routes = new Map<string, string>();
+  for (const s of specs) {
+    if (!s.port?.public) continue;
+    const key = `${s.port.public.host}${s.port.public.pathPrefix ?? "/"}`;
+    const prev = routes.get(key);
+    if (prev) problems.push(`${where} workload "${s.name}": public route ${key} is also ${prev}'s; expected one workload per host and path`);
+    routes.set(key, s.name);
+  }
+  return problems;
+}
