@@ -118,3 +118,19 @@ describe("tokens in user data", () => {
     expect(estimateBytes(`a${token}b`)).toBe(38);
   });
 });
+
+describe("regressions", () => {
+  test("Nomad starts from nomad.json only, not the package's nomad.hcl (which enables server and client)", () => {
+    const cfg = renderClient(base, { cluster, agent: agent(false) });
+    expect(files(cfg)["/etc/systemd/system/nomad.service"]).toContain("ExecStart=/usr/bin/nomad agent -config=/etc/nomad.d/nomad.json\n");
+  });
+
+  test("values YAML 1.1 reads as booleans are quoted (cloud-init reads YAML 1.1)", () => {
+    const text = baseConfig({ hostname: "on", adminUser: "ops", sshKeys: [KEY] }).render();
+    expect(text).toContain('hostname: "on"');
+  });
+
+  test("Nomad servers issue workload identities for Consul", () => {
+    expect(nomadConfig(cluster, agent(true)).consul).toMatchObject({ service_identity: { aud: ["consul.io"] }, task_identity: { aud: ["consul.io"] } });
+  });
+});

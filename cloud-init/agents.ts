@@ -169,6 +169,10 @@ export function nomadConfig(cluster: ClusterSettings, agent: AgentSettings): Rec
     acl: { enabled: true },
     tls: { http: true, rpc: true, ...tls, verify_server_hostname: true, verify_https_client: false },
     consul: {
+      // Workloads log in to Consul with their Nomad workload identity (auth method nomad-workloads).
+      ...(agent.server
+        ? { service_identity: { aud: ["consul.io"], ttl: "1h" }, task_identity: { aud: ["consul.io"], ttl: "1h" } }
+        : {}),
       address: `127.0.0.1:${CLUSTER_PORTS.consulHttps}`,
       grpc_address: `127.0.0.1:${CLUSTER_PORTS.consulGrpcTls}`,
       ssl: true,

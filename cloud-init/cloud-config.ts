@@ -186,7 +186,8 @@ export class CloudConfig {
 
   /** The `#cloud-config` YAML. */
   render(): string {
-    return `#cloud-config\n${stringify(this.toObject(), { lineWidth: 0 })}`;
+    // cloud-init reads YAML 1.1, where a bare yes/no/on/off is a boolean: quote as 1.1 does.
+    return `#cloud-config\n${stringify(this.toObject(), { lineWidth: 0, version: "1.1" })}`;
   }
 
   /** Upper bound of the user data's size once base64-encoded for Nova, with tokens at their largest. */

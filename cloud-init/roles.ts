@@ -129,11 +129,15 @@ function addConsul(cfg: CloudConfig, m: MemberInputs): void {
   cfg.addCommand("systemctl", "enable", "--now", "consul");
 }
 
+/**
+ * Nomad reads only our nomad.json: the Debian package's /etc/nomad.d/nomad.hcl enables both
+ * server (bootstrap_expect 1) and client, which a config folder would merge in.
+ */
 function addNomad(cfg: CloudConfig, m: MemberInputs): void {
   cfg.addPackages(`nomad=${AGENT_VERSIONS.nomad}-1`);
   cfg.addFile({ path: `${PATHS.nomadConfigDir}/nomad.json`, content: JSON.stringify(nomadConfig(m.cluster, m.agent), null, 2), permissions: "0600" });
   tlsFiles(cfg, PATHS.nomadTlsDir, "root:root", m.agent.tls.nomad);
-  cfg.addFile({ path: "/etc/systemd/system/nomad.service", content: systemdUnit("Nomad agent", `/usr/bin/nomad agent -config=${PATHS.nomadConfigDir}`, "root", ["consul.service"]) });
+  cfg.addFile({ path: "/etc/systemd/system/nomad.service", content: systemdUnit("Nomad agent", `/usr/bin/nomad agent -config=${PATHS.nomadConfigDir}/nomad.json`, "root", ["consul.service"]) });
   cfg.addCommand("systemctl", "daemon-reload");
   cfg.addCommand("systemctl", "enable", "--now", "nomad");
 }

@@ -1,0 +1,219 @@
+/**
+ * Helpers of the real test tier: temporary folders, commands with captured output, tools that
+ * must be present (a missing tool fails the test, it never skips it), and real secrets made with
+ * the real tools (openssl certificates, WireGuard keys, gossip keys).
+ */
+import { spawnSync, SpawnSyncOptions } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+
+/** The toolchain's bin folder (where `npm run toolchain` links terraform, consul, nomad). */
+export const TOOLCHAIN_BIN = path.join(process.env.TOOLCHAIN_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "openstack-platform-toolchain"), "bin");
+
+/** The result of a command: never throws on a non-zero exit; see `runOk`. */
+export interface RunResult {
+  readonly command: string;
+  /** Exit status; null when the process was killed (timeout). */
+  readonly status: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** stdout and stderr, for assertions on what a tool printed wherever it printed it. */
+  readonly output: string;
+  readonly durationMs: number;
+}
+
+export interface RunOptions {
+  readonly cwd?: string;
+  /** Added to the environment. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Text written to stdin. */
+  readonly input?: string;
+  /** Kill after this many milliseconds. @default 120000 */
+  readonly timeoutMs?: number;
+}
+
+function pathWithToolchain(): string {
+  const current = process.env.PATH ?? "";
+  return current.split(path.delimiter).includes(TOOLCHAIN_BIN) ? current : [current, TOOLCHAIN_BIN].join(path.delimiter);
+}
+
+/** Runs `cmd args` without a shell; the toolchain's bin folder is on PATH (after the caller's). */
+export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): RunResult {
+  const started = Date.now();
+  const spawnOpts: SpawnSyncOptions = {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, PATH: pathWithToolchain(), ...(opts.env ?? {}) },
+    encoding: "utf8",
+    timeout: opts.timeoutMs ?? 120_000,
+    killSignal: "SIGKILL",
+    maxBuffer: 64 * 1024 * 1024,
+    ...(opts.input !== undefined ? { input: opts.input } : { stdio: ["ignore", "pipe", "pipe"] }),
+  };
+  const res = spawnSync(cmd, args, spawnOpts);
+  const command = [cmd, ...args].join(" ");
+  if (res.error && (res.error as NodeJS.ErrnoException).code === "ENOENT") {
+    throw new Error(`${command}: ${cmd} is not installed or not on PATH (${res.error.message})`);
+  }
+  const stdout = String(res.stdout ?? "");
+  const stderr = String(res.stderr ?? "") + (res.error ? `\n[${res.error.message}]` : "");
+  return { command, status: res.status, signal: res.signal, stdout, stderr, output: `${stdout}${stderr}`, durationMs: Date.now() - started };
+}
+
+/** Describes a result for an assertion message. */
+export function describeRun(r: RunResult): string {
+  return `$ ${r.command}\nexit ${r.status ?? `killed by ${r.signal}`} after ${r.durationMs} ms\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
+
+/** Runs and throws, with the captured output, unless the exit status is 0. */
+export function runOk(cmd: string, args: readonly string[], opts: RunOptions = {}): RunResult {
+  const r = run(cmd, args, opts);
+  if (r.status !== 0) throw new Error(`command failed:\n${describeRun(r)}`);
+  return r;
+}
+
+/** The absolute path of an executable on PATH (or in the toolchain's bin folder), or undefined. */
+export function which(name: string): string | undefined {
+  for (const dir of pathWithToolchain().split(path.delimiter)) {
+    if (!dir) continue;
+    const p = path.join(dir, name);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      if (fs.statSync(p).isFile()) return p;
+    } catch {
+      /* not in this folder */
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The path of a tool the test needs. Throws (the test fails, it is not skipped) with what to do
+ * when the tool is missing.
+ */
+export function requireTool(name: string): string {
+  const found = which(name);
+  if (!found) {
+    throw new Error(
+      `real tests: the tool "${name}" is missing (looked in PATH and ${TOOLCHAIN_BIN}). ` +
+        "Install the toolchain with `npm run toolchain` and `source .toolchain/env`; " +
+        "the Debian packages are listed in toolchain/versions.json.",
+    );
+  }
+  return found;
+}
+
+/** Throws unless the process runs as root (network namespaces need it). */
+export function requireRoot(why: string): void {
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) {
+    throw new Error(`real tests: ${why} needs root (uid 0); running as uid ${process.getuid?.() ?? "unknown"}`);
+  }
+}
+
+/** A fresh temporary folder; `removeDir` it in afterAll. */
+export function makeTempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+}
+
+export function removeDir(dir: string | undefined): void {
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Writes `content` at `dir/rel`, creating parent folders; returns the absolute path. */
+export function writeFile(dir: string, rel: string, content: string | Buffer, mode?: number): string {
+  const p = path.join(dir, rel.replace(/^\/+/, ""));
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  fs.writeFileSync(p, content, mode !== undefined ? { mode } : {});
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real secrets
+
+/** A gossip encryption key as `consul keygen` prints it: 32 random bytes, base64. */
+export function gossipKey(): string {
+  return randomBytes(32).toString("base64");
+}
+
+/** A WireGuard key pair made by `wg genkey` and `wg pubkey`. */
+export interface WgKeyPair {
+  readonly privateKey: string;
+  readonly publicKey: string;
+}
+
+export function wgKeyPair(): WgKeyPair {
+  requireTool("wg");
+  const privateKey = runOk("wg", ["genkey"]).stdout.trim();
+  const publicKey = runOk("wg", ["pubkey"], { input: `${privateKey}\n` }).stdout.trim();
+  return { privateKey, publicKey };
+}
+
+/** A CA made by openssl: ECDSA P-256, as the cluster's ClusterCa. */
+export interface TestCa {
+  readonly dir: string;
+  readonly certPem: string;
+  readonly keyFile: string;
+  readonly certFile: string;
+}
+
+/** PEMs of an issued certificate (the shape of cloud-init's AgentTls). */
+export interface IssuedCert {
+  readonly caPem: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+function ecKey(file: string): void {
+  runOk("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", file]);
+}
+
+/** A self-signed ECDSA P-256 CA in `dir` (created if needed). */
+export function createCa(dir: string, commonName: string): TestCa {
+  requireTool("openssl");
+  fs.mkdirSync(dir, { recursive: true });
+  const keyFile = path.join(dir, "ca-key.pem");
+  const certFile = path.join(dir, "ca.pem");
+  ecKey(keyFile);
+  runOk("openssl", [
+    "req", "-x509", "-new", "-key", keyFile, "-sha256", "-days", "2",
+    "-subj", `/O=platform/CN=${commonName}`,
+    "-addext", "basicConstraints=critical,CA:TRUE",
+    "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+    "-out", certFile,
+  ]);
+  return { dir, keyFile, certFile, certPem: fs.readFileSync(certFile, "utf8") };
+}
+
+let serial = 0;
+
+/**
+ * An agent certificate signed by `ca`, with the SANs the cluster gives its agents: the DNS names
+ * (e.g. server.dc1.consul), localhost, the IPs and 127.0.0.1; server and client auth.
+ */
+export function issueCert(ca: TestCa, opts: { dnsNames: readonly string[]; ipAddresses?: readonly string[] }): IssuedCert {
+  const name = `cert-${process.pid}-${++serial}`;
+  const keyFile = path.join(ca.dir, `${name}-key.pem`);
+  const csrFile = path.join(ca.dir, `${name}.csr`);
+  const certFile = path.join(ca.dir, `${name}.pem`);
+  const extFile = path.join(ca.dir, `${name}.ext`);
+  ecKey(keyFile);
+  runOk("openssl", ["req", "-new", "-key", keyFile, "-subj", `/CN=${opts.dnsNames[0]}`, "-out", csrFile]);
+  const sans = [...opts.dnsNames, "localhost"].map((d) => `DNS:${d}`).concat([...(opts.ipAddresses ?? []), "127.0.0.1"].map((ip) => `IP:${ip}`));
+  fs.writeFileSync(
+    extFile,
+    [
+      "basicConstraints=critical,CA:FALSE",
+      "keyUsage=critical,digitalSignature,keyEncipherment",
+      "extendedKeyUsage=serverAuth,clientAuth",
+      `subjectAltName=${sans.join(",")}`,
+      "",
+    ].join("\n"),
+  );
+  runOk("openssl", ["x509", "-req", "-in", csrFile, "-CA", ca.certFile, "-CAkey", ca.keyFile, "-set_serial", String(Date.now() * 1000 + serial), "-days", "1", "-sha256", "-extfile", extFile, "-out", certFile]);
+  runOk("openssl", ["verify", "-CAfile", ca.certFile, certFile]);
+  return { caPem: ca.certPem, certPem: fs.readFileSync(certFile, "utf8"), keyPem: fs.readFileSync(keyFile, "utf8") };
+}
