@@ -15,7 +15,7 @@ const agent = (server: boolean): AgentSettings => ({
   nodeName: "n1",
   address: "10.0.1.10",
   server,
-  tls: { consul: tls, nomad: tls },
+  tls,
   consulAgentToken: "agent-token",
   nomadConsulToken: "nomad-token",
   ...(server ? { consulManagementToken: "mgmt" } : {}),

@@ -180,13 +180,13 @@ describe("ConsulNomadCluster", () => {
     expect(() => new ConsulNomadCluster(stack, "c", { datacenter: "dc", serverAddresses: ["a", "b"] })).toThrow(/has 2 servers; expected an odd number, at least 3/);
   });
 
-  test("GIVEN a member WHEN issued THEN it gets a consul and a nomad certificate signed by the cluster CA", () => {
+  test("GIVEN a member WHEN issued THEN it gets one certificate, naming its Consul and Nomad roles, signed by the cluster CA", () => {
     const stack = new TerraformStack(Testing.app(), "t");
     const c = new ConsulNomadCluster(stack, "c", { datacenter: "dc1", serverAddresses: ["10.0.1.10", "10.0.1.11", "10.0.1.12"] });
     c.member({ nodeName: "s1", address: "10.0.1.10", server: true, certificateIps: ["10.0.1.10"] });
     const json = Testing.synth(stack);
-    expect(json).toHaveResourceWithProperties({ tfResourceType: "tls_cert_request" } as never, { dns_names: ["server.dc1.consul", "localhost"], ip_addresses: ["10.0.1.10", "127.0.0.1"] });
-    expect(json).toHaveResourceWithProperties({ tfResourceType: "tls_cert_request" } as never, { dns_names: ["server.dc1.nomad", "localhost"] });
+    expect(json).toHaveResourceWithProperties({ tfResourceType: "tls_cert_request" } as never, { dns_names: ["server.dc1.consul", "server.dc1.nomad", "localhost"], ip_addresses: ["10.0.1.10", "127.0.0.1"] });
+    expect(Object.keys(JSON.parse(json).resource.tls_locally_signed_cert)).toHaveLength(1);
     expect(json).toHaveResourceWithProperties({ tfResourceType: "random_bytes" } as never, { length: 32 });
     expect(json).toHaveResourceWithProperties({ tfResourceType: "tls_self_signed_cert" } as never, { is_ca_certificate: true });
   });

@@ -8,10 +8,10 @@
 export const PATHS = {
   consulConfigDir: "/etc/consul.d",
   consulDataDir: "/opt/consul",
-  consulTlsDir: "/etc/consul.d/tls",
   nomadConfigDir: "/etc/nomad.d",
   nomadDataDir: "/opt/nomad",
-  nomadTlsDir: "/etc/nomad.d/tls",
+  /** The agent's CA, certificate and key, shared by its Consul and Nomad agents. */
+  tlsDir: "/etc/platform/tls",
   cniPath: "/usr/lib/cni",
   hostVolumeDir: "/srv/nomad",
 } as const;
@@ -65,7 +65,8 @@ export interface AgentSettings {
   /** Address to bind and advertise: a fixed address, or a go-sockaddr template. */
   readonly address: string;
   readonly server: boolean;
-  readonly tls: { readonly consul: AgentTls; readonly nomad: AgentTls };
+  /** One certificate for the agent's Consul and Nomad (it names both). */
+  readonly tls: AgentTls;
   /** Consul token of the agent itself (node registration). */
   readonly consulAgentToken: string;
   /** Consul token Nomad uses to register services. */
@@ -87,7 +88,7 @@ function tlsFiles(dir: string): { ca_file: string; cert_file: string; key_file: 
 
 /** The Consul agent configuration (consul.json). */
 export function consulConfig(cluster: ClusterSettings, agent: AgentSettings): Record<string, unknown> {
-  const tls = tlsFiles(PATHS.consulTlsDir);
+  const tls = tlsFiles(PATHS.tlsDir);
   return {
     datacenter: cluster.datacenter,
     primary_datacenter: cluster.datacenter,
@@ -134,8 +135,7 @@ export function consulConfig(cluster: ClusterSettings, agent: AgentSettings): Re
 
 /** The Nomad agent configuration (nomad.json). */
 export function nomadConfig(cluster: ClusterSettings, agent: AgentSettings): Record<string, unknown> {
-  const tls = tlsFiles(PATHS.nomadTlsDir);
-  const consulTls = tlsFiles(PATHS.consulTlsDir);
+  const tls = tlsFiles(PATHS.tlsDir);
   return {
     region: cluster.region,
     datacenter: cluster.datacenter,
@@ -176,8 +176,8 @@ export function nomadConfig(cluster: ClusterSettings, agent: AgentSettings): Rec
       address: `127.0.0.1:${CLUSTER_PORTS.consulHttps}`,
       grpc_address: `127.0.0.1:${CLUSTER_PORTS.consulGrpcTls}`,
       ssl: true,
-      ca_file: consulTls.ca_file,
-      grpc_ca_file: consulTls.ca_file,
+      ca_file: tls.ca_file,
+      grpc_ca_file: tls.ca_file,
       token: agent.nomadConsulToken,
     },
     telemetry: { prometheus_metrics: true, publish_allocation_metrics: true, publish_node_metrics: true, disable_hostname: true },

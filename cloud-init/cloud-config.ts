@@ -92,37 +92,45 @@ export class CloudConfig {
   private readonly users = new Map<string, CloudUser>();
   private readonly aptSources = new Map<string, AptSource>();
   private hostname?: string;
+  /** The last rendering; any change clears it. */
+  private rendered?: string;
 
   /** Sets the VM's host name. */
   setHostname(name: string): this {
+    this.rendered = undefined;
     this.hostname = name;
     return this;
   }
 
   addPackages(...names: string[]): this {
+    this.rendered = undefined;
     names.forEach((n) => this.packages.add(n));
     return this;
   }
 
   addAptSource(source: AptSource): this {
+    this.rendered = undefined;
     this.aptSources.set(source.name, source);
     return this;
   }
 
   /** Adds a file; a second file at the same path is an error. */
   addFile(file: CloudFile): this {
+    this.rendered = undefined;
     if (this.files.has(file.path)) throw new Error(`cloud-config: file ${file.path} is written twice`);
     this.files.set(file.path, file);
     return this;
   }
 
   addUser(user: CloudUser): this {
+    this.rendered = undefined;
     this.users.set(user.name, user);
     return this;
   }
 
   /** Adds a command run once at first boot, as an argument vector (no shell unless asked for). */
   addCommand(...argv: string[]): this {
+    this.rendered = undefined;
     this.commands.push(argv);
     return this;
   }
@@ -187,7 +195,8 @@ export class CloudConfig {
   /** The `#cloud-config` YAML. */
   render(): string {
     // cloud-init reads YAML 1.1, where a bare yes/no/on/off is a boolean: quote as 1.1 does.
-    return `#cloud-config\n${stringify(this.toObject(), { lineWidth: 0, version: "1.1" })}`;
+    this.rendered ??= `#cloud-config\n${stringify(this.toObject(), { lineWidth: 0, version: "1.1" })}`;
+    return this.rendered;
   }
 
   /** Upper bound of the user data's size once base64-encoded for Nova, with tokens at their largest. */

@@ -62,7 +62,7 @@ export const SSHD_HARDENING: Readonly<Record<string, string | number>> = {
 function tlsFiles(cfg: CloudConfig, dir: string, owner: string, tls: AgentTls): void {
   cfg.addFile({ path: `${dir}/ca.pem`, content: tls.caPem, owner, deferred: true });
   cfg.addFile({ path: `${dir}/agent.pem`, content: tls.certPem, owner, deferred: true });
-  cfg.addFile({ path: `${dir}/agent-key.pem`, content: tls.keyPem, owner, permissions: "0600", deferred: true });
+  cfg.addFile({ path: `${dir}/agent-key.pem`, content: tls.keyPem, owner, permissions: "0640", deferred: true });
 }
 
 function systemdUnit(description: string, exec: string, user: string, after: string[]): string {
@@ -123,7 +123,8 @@ function addConsul(cfg: CloudConfig, m: MemberInputs): void {
     owner,
     deferred: true,
   });
-  tlsFiles(cfg, PATHS.consulTlsDir, owner, m.agent.tls.consul);
+  // Readable by the consul user; Nomad runs as root.
+  tlsFiles(cfg, PATHS.tlsDir, "root:consul", m.agent.tls);
   cfg.addFile({ path: "/etc/systemd/system/consul.service", content: systemdUnit("Consul agent", `/usr/bin/consul agent -config-dir=${PATHS.consulConfigDir}`, "consul", []) });
   cfg.addCommand("systemctl", "daemon-reload");
   cfg.addCommand("systemctl", "enable", "--now", "consul");
@@ -136,7 +137,6 @@ function addConsul(cfg: CloudConfig, m: MemberInputs): void {
 function addNomad(cfg: CloudConfig, m: MemberInputs): void {
   cfg.addPackages(`nomad=${AGENT_VERSIONS.nomad}-1`);
   cfg.addFile({ path: `${PATHS.nomadConfigDir}/nomad.json`, content: JSON.stringify(nomadConfig(m.cluster, m.agent), null, 2), permissions: "0600" });
-  tlsFiles(cfg, PATHS.nomadTlsDir, "root:root", m.agent.tls.nomad);
   cfg.addFile({ path: "/etc/systemd/system/nomad.service", content: systemdUnit("Nomad agent", `/usr/bin/nomad agent -config=${PATHS.nomadConfigDir}/nomad.json`, "root", ["consul.service"]) });
   cfg.addCommand("systemctl", "daemon-reload");
   cfg.addCommand("systemctl", "enable", "--now", "nomad");
@@ -160,9 +160,9 @@ export const BOOTSTRAP_SCRIPT = `#!/bin/sh
 # Bootstraps Consul and Nomad ACLs with the secrets Terraform generated. Idempotent.
 set -eu
 d=/etc/platform-bootstrap
-export CONSUL_HTTP_ADDR=https://127.0.0.1:${CLUSTER_PORTS.consulHttps} CONSUL_CACERT=${PATHS.consulTlsDir}/ca.pem
+export CONSUL_HTTP_ADDR=https://127.0.0.1:${CLUSTER_PORTS.consulHttps} CONSUL_CACERT=${PATHS.tlsDir}/ca.pem
 export CONSUL_HTTP_TOKEN_FILE=$d/consul-management.token
-export NOMAD_ADDR=https://127.0.0.1:${CLUSTER_PORTS.nomadHttp} NOMAD_CACERT=${PATHS.nomadTlsDir}/ca.pem
+export NOMAD_ADDR=https://127.0.0.1:${CLUSTER_PORTS.nomadHttp} NOMAD_CACERT=${PATHS.tlsDir}/ca.pem
 until consul operator raft list-peers >/dev/null 2>&1; do sleep 5; done
 consul acl policy read -name consul-agents >/dev/null 2>&1 || consul acl policy create -name consul-agents -rules @$d/agent-policy.json
 CONSUL_HTTP_TOKEN_FILE=$d/consul-agent.token consul acl token read -self >/dev/null 2>&1 || \\

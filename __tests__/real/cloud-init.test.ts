@@ -129,10 +129,7 @@ beforeAll(() => {
       nodeName: `fleet-${DC}-${vm}`,
       address: opts.ip ?? PRIVATE_IP_TEMPLATE,
       server: opts.server ?? false,
-      tls: {
-        consul: issueCert(ca, { dnsNames: [`${kind}.${DC}.consul`], ipAddresses: ips }),
-        nomad: issueCert(ca, { dnsNames: [`${kind}.${REGION}.nomad`], ipAddresses: ips }),
-      },
+      tls: issueCert(ca, { dnsNames: [`${kind}.${DC}.consul`, `${kind}.${REGION}.nomad`], ipAddresses: ips }),
       consulAgentToken: tokens.consulAgent,
       nomadConsulToken: tokens.nomadConsul,
       ...(opts.server ? { consulManagementToken: tokens.consulManagement } : {}),
@@ -249,12 +246,12 @@ describe("user data is a valid #cloud-config", () => {
 describe("Consul agent configuration", () => {
   // `consul validate` (1.22) checks the configuration but does not open the TLS files: it passes
   // with ca_file pointing at a missing or garbage file. So the paths are left as the VMs have
-  // them (/etc/consul.d/tls/*.pem) and the PEM files decoded from the user data are checked
+  // them (/etc/platform/tls/*.pem) and the PEM files decoded from the user data are checked
   // with openssl below.
   test.each(ROLE_NAMES)("%s: consul validate accepts /etc/consul.d", (name) => {
     requireTool("consul");
     const dir = path.join(materialize(role(name)), "etc/consul.d");
-    expect(fs.readdirSync(dir).sort()).toEqual(["consul.json", "node-exporter.json", "tls"]);
+    expect(fs.readdirSync(dir).sort()).toEqual(["consul.json", "node-exporter.json"]);
     const res = run("consul", ["validate", dir]);
     expect({ status: res.status, out: res.output }).toEqual({ status: 0, out: expect.stringContaining("Configuration is valid!") });
   });
@@ -275,20 +272,21 @@ describe("Consul agent configuration", () => {
   test.each(ROLE_NAMES)("%s: the Consul TLS files are a key and a certificate the CA signed for the agent", (name) => {
     requireTool("openssl");
     const r = role(name);
-    verifyTls(path.join(materialize(r), "etc/consul.d/tls"), r.consulName, r.ip);
+    verifyTls(path.join(materialize(r), "etc/platform/tls"), r.consulName, r.ip);
   });
 });
 
 describe("Nomad agent configuration", () => {
   // `nomad config validate` (1.11) reads the TLS files (for their checksums) and warns, with
-  // exit 0, when it cannot open one. Their paths are absolute (/etc/nomad.d/tls/*.pem), so the
-  // check runs on a copy of nomad.json with /etc/nomad.d/ and /etc/consul.d/ rewritten to the
+  // exit 0, when it cannot open one. Their paths are absolute (/etc/platform/tls/*.pem), so the
+  // check runs on a copy of nomad.json with /etc/nomad.d/, /etc/consul.d/ and /etc/platform/tls/ rewritten to the
   // temporary tree the user data was decoded into: the files it opens are the decoded ones.
   function validateCopy(root: string, label: string, edit?: (json: Record<string, any>) => void): string {
     const text = fs
       .readFileSync(path.join(root, "etc/nomad.d/nomad.json"), "utf8")
       .replaceAll(`"${PATHS.nomadConfigDir}/`, `"${root}${PATHS.nomadConfigDir}/`)
-      .replaceAll(`"${PATHS.consulConfigDir}/`, `"${root}${PATHS.consulConfigDir}/`);
+      .replaceAll(`"${PATHS.consulConfigDir}/`, `"${root}${PATHS.consulConfigDir}/`)
+      .replaceAll(`"${PATHS.tlsDir}/`, `"${root}${PATHS.tlsDir}/`);
     const json = JSON.parse(text) as Record<string, any>;
     edit?.(json);
     const dir = path.join(work, "nomad-validate", label);
@@ -301,9 +299,9 @@ describe("Nomad agent configuration", () => {
   test.each(NOMAD_ROLES)("%s: nomad config validate accepts /etc/nomad.d", (name) => {
     requireTool("nomad");
     const root = materialize(role(name));
-    expect(fs.readdirSync(path.join(root, "etc/nomad.d")).sort()).toEqual(["nomad.json", "tls"]);
+    expect(fs.readdirSync(path.join(root, "etc/nomad.d")).sort()).toEqual(["nomad.json"]);
     const copy = validateCopy(root, name);
-    expect(fs.readFileSync(path.join(copy, "nomad.json"), "utf8")).toContain(`"${root}/etc/nomad.d/tls/agent-key.pem"`);
+    expect(fs.readFileSync(path.join(copy, "nomad.json"), "utf8")).toContain(`"${root}/etc/platform/tls/agent-key.pem"`);
     const res = run("nomad", ["config", "validate", copy]);
     expect({ status: res.status, out: res.output }).toEqual({ status: 0, out: expect.stringContaining("Configuration is valid!") });
     expect(res.output).not.toMatch(/WARNING|error/i);
@@ -325,16 +323,16 @@ describe("Nomad agent configuration", () => {
   test("negative control: nomad config validate warns when a TLS file cannot be read", () => {
     requireTool("nomad");
     const root = materialize(role("client"), "client-without-key");
-    fs.rmSync(path.join(root, "etc/nomad.d/tls/agent-key.pem"));
+    fs.rmSync(path.join(root, "etc/platform/tls/agent-key.pem"));
     const res = run("nomad", ["config", "validate", validateCopy(root, "missing-key")]);
     expect(res.output).toMatch(TLS_WARNING);
-    expect(res.output).toContain(`${root}/etc/nomad.d/tls/agent-key.pem`);
+    expect(res.output).toContain(`${root}/etc/platform/tls/agent-key.pem`);
   });
 
   test.each(NOMAD_ROLES)("%s: the Nomad TLS files are a key and a certificate the CA signed for the agent", (name) => {
     requireTool("openssl");
     const r = role(name);
-    verifyTls(path.join(materialize(r), "etc/nomad.d/tls"), r.nomadName, r.ip);
+    verifyTls(path.join(materialize(r), "etc/platform/tls"), r.nomadName, r.ip);
   });
 });
 
@@ -358,7 +356,7 @@ function verifyTls(dir: string, dnsName: string, ip?: string): void {
   const ca = path.join(dir, "ca.pem");
   const cert = path.join(dir, "agent.pem");
   const key = path.join(dir, "agent-key.pem");
-  expect(fs.statSync(key).mode & 0o777).toBe(0o600);
+  expect(fs.statSync(key).mode & 0o777).toBe(0o640);
   const verify = run("openssl", ["verify", "-CAfile", ca, "-purpose", "sslserver", "-verify_hostname", dnsName, ...(ip ? ["-verify_ip", ip] : []), cert]);
   expect({ status: verify.status, out: verify.output.trim() }).toEqual({ status: 0, out: `${cert}: OK` });
   const asClient = run("openssl", ["verify", "-CAfile", ca, "-purpose", "sslclient", "-verify_hostname", "localhost", "-verify_ip", "127.0.0.1", cert]);

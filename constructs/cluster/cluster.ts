@@ -92,10 +92,7 @@ export class ConsulNomadCluster extends Construct {
       nodeName: opts.nodeName,
       address: opts.address,
       server: opts.server,
-      tls: {
-        consul: this.ca.issue(scope, "consul", { dnsNames: [`${kind}.${this.settings.datacenter}.consul`], ipAddresses: ips }),
-        nomad: this.ca.issue(scope, "nomad", { dnsNames: [`${kind}.${this.settings.region}.nomad`], ipAddresses: ips }),
-      },
+      tls: this.ca.issue(scope, "tls", { dnsNames: [`${kind}.${this.settings.datacenter}.consul`, `${kind}.${this.settings.region}.nomad`], ipAddresses: ips }),
       consulAgentToken: this.consulAgentToken.value,
       nomadConsulToken: this.nomadConsulToken.value,
       ...(opts.server ? { consulManagementToken: this.consulManagementToken.value } : {}),
