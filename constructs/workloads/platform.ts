@@ -2,7 +2,7 @@ import { Construct } from "constructs";
 import { AclAuthMethod } from "@cdktf/provider-consul/lib/acl-auth-method";
 import { AclBindingRule } from "@cdktf/provider-consul/lib/acl-binding-rule";
 import { FailoverQuery, ServiceIntentions } from "../consul/mesh";
-import { DEFAULT_NODE_CLASS, HostPort, WorkloadSpec, validateWorkloads } from "./spec";
+import { WorkloadSpec, validateWorkloads } from "./spec";
 import { WORKLOAD_ROLE_PREFIX, Workload } from "./workload";
 
 /** The Consul auth method Nomad's workload identities log in with (Nomad's default name). */
@@ -104,16 +104,4 @@ export class Platform extends Construct {
     }
     this.queries = queries;
   }
-}
-
-/** Host ports the workloads bind, by node class: what the infra layer must open. */
-export function hostPortsByNodeClass(specs: readonly WorkloadSpec[]): Map<string, HostPort[]> {
-  const out = new Map<string, HostPort[]>();
-  for (const s of specs) {
-    for (const h of s.hostPorts ?? []) {
-      const cls = s.nodeClass ?? DEFAULT_NODE_CLASS;
-      out.set(cls, [...(out.get(cls) ?? []), h]);
-    }
-  }
-  return out;
 }

@@ -19,8 +19,13 @@ export interface WorkloadPort {
   readonly containerPort: number;
   /** @default ServiceProtocol.HTTP */
   readonly protocol?: ServiceProtocol;
-  /** HTTP path of the health check; a TCP check when the protocol is not HTTP. @default "/health" for HTTP */
+  /** HTTP path of the health check (HTTP services). @default "/health" */
   readonly healthPath?: string;
+  /**
+   * Command run in the task as the health check (argv), for TCP services: in the mesh the port
+   * listens on the allocation's loopback only, where Consul cannot probe it. Required for TCP.
+   */
+  readonly healthCommand?: readonly string[];
   /** Served to the Internet through the ingress. @default - internal only */
   readonly public?: PublicRoute;
   /** Prometheus scrapes this path on the service port. @default - not scraped */
@@ -98,8 +103,19 @@ export interface WorkloadSpec {
   /** Application settings, stored in Consul KV under `config/<name>/`. @default - none */
   readonly settings?: Readonly<Record<string, string>>;
   readonly files?: readonly WorkloadFile[];
-  /** A Nomad host volume mounted read-write, for stateful workloads. */
-  readonly volume?: { readonly source: string; readonly mountPath: string };
+  /**
+   * A Nomad host volume. Without `hostPath`, a data volume: it lives on the data disk of one
+   * client (the infra layer assigns it), so the workload always runs there. With `hostPath`, a
+   * folder of the host that every client of the node class shares (e.g. the allocations' logs).
+   */
+  readonly volume?: {
+    readonly source: string;
+    readonly mountPath: string;
+    /** @default false */
+    readonly readOnly?: boolean;
+    /** Host folder every client of the class exposes under `source`. @default - a data volume */
+    readonly hostPath?: string;
+  };
   readonly scaling?: WorkloadScaling;
   /** Node class the workload runs on. @default "production" */
   readonly nodeClass?: string;
@@ -133,6 +149,9 @@ export function validateWorkloads(specs: readonly WorkloadSpec[], where: string)
     }
     if ((s.kind ?? WorkloadKind.SERVICE) === WorkloadKind.PERIODIC && !s.schedule) problems.push(`${at}: periodic workload without schedule; expected a cron expression`);
     if (s.port?.public && (s.port.protocol ?? ServiceProtocol.HTTP) !== ServiceProtocol.HTTP) problems.push(`${at}: public route on a ${s.port.protocol} port; expected an HTTP service behind the ingress`);
+    if (s.port && s.port.protocol === ServiceProtocol.TCP && !s.hostNetwork && !(s.port.healthCommand && s.port.healthCommand.length > 0)) {
+      problems.push(`${at}: TCP service without healthCommand; expected a command that checks it from inside the task (e.g. ["pg_isready"])`);
+    }
     const localPorts = new Map<number, string>();
     for (const d of s.dependsOn ?? []) {
       if (d.service === s.name) problems.push(`${at}: depends on itself`);

@@ -60,7 +60,9 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
     const check =
       protocol === ServiceProtocol.HTTP || protocol === ServiceProtocol.HTTP2
         ? Check.http({ name: `${spec.name} health`, path: spec.port.healthPath ?? "/health", ...(sidecar ? { expose: true } : { port: portLabel }) })
-        : Check.tcp({ name: `${spec.name} port`, ...(sidecar ? {} : { port: portLabel }) });
+        : spec.port.healthCommand && spec.port.healthCommand.length > 0
+          ? Check.script({ name: `${spec.name} health`, command: spec.port.healthCommand[0], args: spec.port.healthCommand.slice(1), task: spec.name })
+          : Check.tcp({ name: `${spec.name} port`, port: portLabel });
     services.push(
       new Service({
         name: spec.name,
@@ -72,7 +74,7 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
       }),
     );
   }
-  const volume = spec.volume ? Volume.host(spec.volume.source, { source: spec.volume.source }) : undefined;
+  const volume = spec.volume ? Volume.host(spec.volume.source, { source: spec.volume.source, ...(spec.volume.readOnly ? { readOnly: true } : {}) }) : undefined;
   const task = new Task({
     name: spec.name,
     driver: Driver.docker({
@@ -86,7 +88,7 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
     templates: (spec.files ?? []).map(
       (f) => new Template({ destination: f.destination, data: f.content, ...(f.changeSignal ? { changeMode: ChangeMode.signal(f.changeSignal) } : {}), ...(f.env ? { env: true } : {}) }),
     ),
-    ...(volume && spec.volume ? { volumeMounts: [{ volume, destination: spec.volume.mountPath }] } : {}),
+    ...(volume && spec.volume ? { volumeMounts: [{ volume, destination: spec.volume.mountPath, ...(spec.volume.readOnly ? { readOnly: true } : {}) }] } : {}),
     identities: [WorkloadIdentity.named("consul_default", { audience: ["consul.io"], ttl: Duration.hours(1) })],
   });
   const count = kind === WorkloadKind.SERVICE ? spec.count ?? DEFAULT_SERVICE_COUNT : kind === WorkloadKind.PERIODIC ? 1 : undefined;
