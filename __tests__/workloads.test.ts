@@ -57,6 +57,19 @@ describe("a workload's one declaration", () => {
     expect(group.Tasks[0].VolumeMounts[0]).toMatchObject({ Volume: "db", Destination: "/var/lib/postgresql/data" });
   });
 
+  test("GIVEN a periodic job that calls a service WHEN built THEN an upstream-only Connect service carries the calls", () => {
+    const job = workloadJob({ ...db, name: "backup-db", kind: WorkloadKind.PERIODIC, schedule: "0 2 * * *", port: undefined, volume: undefined, dependsOn: [{ service: "db", localPort: 5432 }] }, ["dc1"]).toJson() as any;
+    const group = job.Job.TaskGroups[0];
+    expect(job.Job.Type).toBe("batch");
+    expect(group.Networks[0].Mode).toBe("bridge");
+    expect(group.Services).toEqual([expect.objectContaining({ Name: "backup-db", Checks: [], Connect: { SidecarService: { Proxy: { Upstreams: [{ DestinationName: "db", LocalBindPort: 5432 }] } } } })]);
+  });
+
+  test("host ports map to the port inside the allocation", () => {
+    const group = (workloadJob({ ...api, dependsOn: [], hostPorts: [{ label: "https", port: 443, to: 8443, from: "anywhere" }] }, ["dc1"]).toJson() as any).Job.TaskGroups[0];
+    expect(group.Networks[0].ReservedPorts).toEqual([{ Label: "https", Value: 443, To: 8443 }]);
+  });
+
   test("its ACL rules: its settings and the services it calls, nothing else", () => {
     expect(workloadRules(api).toJson()).toEqual({ key_prefix: { "config/api/": { policy: "read" } }, service: { db: { policy: "read" } } });
   });

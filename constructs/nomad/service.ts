@@ -315,7 +315,10 @@ export class Service {
     }
 
     if (!Array.isArray(this.checks) || this.checks.length === 0) {
-      p.add("checks", this.checks, "at least one health check (Check.http, Check.tcp, Check.grpc or Check.script)");
+      // An upstream-only Connect service (no port) exists so that its sidecar reaches the
+      // upstreams; nothing connects to it, and Nomad checks the sidecar proxy itself.
+      if (this.connect instanceof ConnectSidecar && this.port === undefined && Array.isArray(this.checks)) return;
+      p.add("checks", this.checks, "at least one health check (Check.http, Check.tcp, Check.grpc or Check.script), or none on an upstream-only Connect service (no port)");
       return;
     }
     const checkCtx: CheckContext = {

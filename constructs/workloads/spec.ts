@@ -35,7 +35,10 @@ export interface WorkloadPort {
 /** A port bound on the client host itself (only the ingress needs one). */
 export interface HostPort {
   readonly label: string;
+  /** Port on the client host. */
   readonly port: number;
+  /** Port inside the allocation it maps to (so that a process need not bind a privileged port). @default the same port */
+  readonly to?: number;
   /** Who may reach it: anywhere (public entry) or only the site's clients. */
   readonly from: "anywhere" | "clients";
 }

@@ -51,9 +51,10 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
   const portLabel = "main";
   const port = spec.port ? Port.dynamic(portLabel, { to: spec.port.containerPort }) : undefined;
   // In bridge mode a host port maps to the same port inside the allocation.
-  const hostPorts = (spec.hostPorts ?? []).map((h) => Port.static(h.label, h.port, spec.hostNetwork ? {} : { to: h.port }));
+  const hostPorts = (spec.hostPorts ?? []).map((h) => Port.static(h.label, h.port, spec.hostNetwork ? {} : { to: h.to ?? h.port }));
   const protocol = spec.port?.protocol ?? ServiceProtocol.HTTP;
   const sidecar = !spec.hostNetwork && spec.port !== undefined;
+  const isolated = !spec.hostNetwork && (spec.port !== undefined || (spec.dependsOn ?? []).length > 0);
   const upstreams = (spec.dependsOn ?? []).map((d) => ({ destinationName: d.service, localBindPort: d.localPort, ...(d.datacenter ? { datacenter: d.datacenter } : {}) }));
   const services: Service[] = [];
   if (spec.port) {
@@ -61,7 +62,7 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
       protocol === ServiceProtocol.HTTP || protocol === ServiceProtocol.HTTP2
         ? Check.http({ name: `${spec.name} health`, path: spec.port.healthPath ?? "/health", ...(sidecar ? { expose: true } : { port: portLabel }) })
         : spec.port.healthCommand && spec.port.healthCommand.length > 0
-          ? Check.script({ name: `${spec.name} health`, command: spec.port.healthCommand[0], args: spec.port.healthCommand.slice(1), task: spec.name })
+          ? Check.script({ name: `${spec.name} health`, command: spec.port.healthCommand[0], args: spec.port.healthCommand.slice(1), task: spec.name, timeout: Duration.seconds(5) })
           : Check.tcp({ name: `${spec.name} port`, port: portLabel });
     services.push(
       new Service({
@@ -73,6 +74,10 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
         checks: [check],
       }),
     );
+  }
+  if (!spec.port && upstreams.length > 0 && !spec.hostNetwork) {
+    // Upstream-only: a Connect service without a port, so that a sidecar carries the calls.
+    services.push(new Service({ name: spec.name, tags: ["upstream-only"], connect: ConnectSidecar.upstreams(upstreams), checks: [] }));
   }
   const volume = spec.volume ? Volume.host(spec.volume.source, { source: spec.volume.source, ...(spec.volume.readOnly ? { readOnly: true } : {}) }) : undefined;
   const task = new Task({
@@ -112,7 +117,7 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
     name: spec.name,
     ...(count !== undefined ? { count } : {}),
     network: new Network({
-      mode: spec.hostNetwork ? NetworkMode.HOST : NetworkMode.BRIDGE,
+      mode: isolated || (spec.hostPorts ?? []).length > 0 ? NetworkMode.BRIDGE : NetworkMode.HOST,
       ports: [...(port ? [port] : []), ...hostPorts],
     }),
     services,
