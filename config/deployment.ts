@@ -9,7 +9,7 @@ import * as ipaddr from "ipaddr.js";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { contains, hostAt, overlaps, size } from "./net";
-import { ROLES, Role, SiteInput, TIERS, Tier, deploymentSchema } from "./schema";
+import { PlatformInput, ROLES, Role, SiteInput, TIERS, Tier, deploymentSchema } from "./schema";
 
 export { ROLES, TIERS, overlaps };
 export type { Role, Tier };
@@ -89,6 +89,8 @@ export interface SiteConfig {
   readonly peerSite?: string;
   /** True on the side that dials the tunnel (the later of the two sites in the file). */
   readonly initiatesTunnel: boolean;
+  /** What the platform stack runs, with defaults resolved. */
+  readonly platform?: PlatformInput;
 }
 
 export interface DeploymentConfig {
@@ -266,6 +268,15 @@ function resolveSite(s: SiteInput, at: string, problems: ConfigProblem[]): SiteC
     seen.set(vm.name, vm.role);
   }
 
+  if (s.platform) {
+    for (const vm of [...clients, ...utility.filter((v) => v.role === "ingress")]) {
+      if (!(vm.flavor in s.platform.flavorSizes)) {
+        problems.push({ path: `${at}.platform.flavorSizes`, value: Object.keys(s.platform.flavorSizes), expected: `the size of flavor ${vm.flavor} (used by ${vm.role} ${vm.name}), for the capacity check` });
+        break;
+      }
+    }
+  }
+
   const gatewayAddress = hostAt(s.vpn.range, 1);
   const peerNames = new Set<string>();
   s.vpn.peers.forEach((p, i) => {
@@ -297,6 +308,7 @@ function resolveSite(s: SiteInput, at: string, problems: ConfigProblem[]): SiteC
     vpn: { port: s.vpn.port, range: s.vpn.range, gatewayAddress, publicKey: s.vpn.publicKey, peers: s.vpn.peers },
     ...(s.peerSite ? { peerSite: s.peerSite } : {}),
     initiatesTunnel: false,
+    ...(s.platform ? { platform: s.platform } : {}),
   };
 }
 

@@ -60,6 +60,69 @@ const vpnPeer = z.strictObject({
   address: ipv4,
 });
 
+/** The reference systems a site can run (constructs/workloads/systems.ts). */
+export const SYSTEMS = ["fleet", "community", "paas", "images"] as const;
+export type SystemName = (typeof SYSTEMS)[number];
+
+const url = z.string().regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, { message: "an http(s) URL, e.g. https://s3.example.org" });
+
+/** A workload declared in the deployment file (a stateless HTTP service). */
+const appSchema = z.strictObject({
+  name: name("workload"),
+  description: z.string().min(1).default("application"),
+  image: z.string().min(1, { message: "a container image" }),
+  version: z.string().min(1, { message: "an image tag" }),
+  cpuMhz: z.number().int().min(1, { message: "a CPU ask in MHz >= 1" }),
+  memoryMb: z.number().int().min(1, { message: "a memory ask in MB >= 1" }),
+  /** @default 2 */
+  count: z.number().int().min(1, { message: "a count >= 1" }).default(2),
+  /** The HTTP port the application listens on. */
+  port: z.number().int().min(1, { message: "a port from 1 to 65535" }).max(65535, { message: "a port from 1 to 65535" }),
+  /** @default "/health" */
+  healthPath: z.string().regex(/^\//, { message: "a path starting with /" }).default("/health"),
+  /** Publish as <public>.<domain> through the ingress. @default - internal only */
+  public: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { message: "a host name label, e.g. api" }).optional(),
+  /** Prometheus scrapes this path. @default - not scraped */
+  metricsPath: z.string().regex(/^\//, { message: "a path starting with /" }).optional(),
+  dependsOn: z.array(z.strictObject({ service: name("service"), localPort: z.number().int().min(1).max(65535, { message: "a port from 1 to 65535" }) })).default([]),
+  scaling: z.strictObject({ min: z.number().int().min(1), max: z.number().int().min(1), cpuTargetPercent: z.number().int().min(1).max(100).optional() }).optional(),
+  env: z.record(z.string(), z.string()).default({}),
+  settings: z.record(z.string(), z.string()).default({}),
+});
+export type AppInput = z.infer<typeof appSchema>;
+
+const platformSchema = z.strictObject({
+  /** DNS suffix of the public host names: <service>.<domain>. */
+  domain: z.string().regex(/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/, { message: "a DNS domain, e.g. fleet.example.org" }),
+  /** Registry and path prefix of the reference systems' own images, e.g. registry.example.org/fleet. */
+  registry: z.string().regex(/^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._-]+)*$/, { message: "an image registry and path, e.g. registry.example.org/fleet" }),
+  /** Tag of the reference systems' own images. @default "1.0.0" */
+  version: z.string().min(1).default("1.0.0"),
+  /** Reference systems to run. @default - none (only the shared services) */
+  systems: z.array(z.enum(SYSTEMS, { message: `one of ${SYSTEMS.join(", ")}` })).default([]),
+  /** Warm standby: data services and one replica of each stateless service. @default false */
+  standby: z.boolean().default(false),
+  /** Size of each flavor the Nomad clients use, for the capacity check at synth. */
+  flavorSizes: z.record(
+    z.string(),
+    z.strictObject({
+      vcpus: z.number().int().min(1, { message: "at least 1 vCPU" }),
+      ramMb: z.number().int().min(256, { message: "at least 256 MB" }),
+    }),
+  ),
+  /** CPU MHz Nomad counts per vCPU. @default 2000 */
+  cpuMhzPerVcpu: z.number().int().min(500, { message: "at least 500 MHz" }).default(2000),
+  /** Share of each client kept for the OS and the agents, in percent. @default 10 */
+  reservedPercent: z.number().int().min(0).max(90, { message: "a percentage from 0 to 90" }).default(10),
+  /** Where the backups go: the other site's S3-compatible object storage. @default - no backups */
+  backups: z.strictObject({ endpoint: url, bucket: z.string().min(3), region: z.string().min(1).default("us-east-1") }).optional(),
+  /** Your own workloads, declared here. @default - none */
+  apps: z.array(appSchema).default([]),
+  /** Alertmanager's webhook receiver: where alerts are posted. */
+  alertWebhook: url,
+});
+export type PlatformInput = z.infer<typeof platformSchema>;
+
 export const siteSchema = z.strictObject({
   name: name("site"),
   /** OpenStack region. */
@@ -104,6 +167,8 @@ export const siteSchema = z.strictObject({
   peerSite: name("site").optional(),
   /** Consul datacenter and Nomad region. @default the site name */
   datacenter: name("datacenter").optional(),
+  /** What the site's platform stack runs. @default - the platform stack configures the cluster only */
+  platform: platformSchema.optional(),
 });
 export type SiteInput = z.infer<typeof siteSchema>;
 

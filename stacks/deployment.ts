@@ -1,8 +1,9 @@
-import { LocalBackend, TerraformStack } from "cdktf";
+import { LocalBackend, Lazy, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { DeploymentConfig, SiteConfig } from "../config/deployment";
 import { InfraStack } from "./infra-stack";
 import { PlatformStack } from "./platform-stack";
+import { siteWorkloads } from "./site-workloads";
 
 /** The stacks of one site. */
 export interface SiteStacks {
@@ -12,7 +13,9 @@ export interface SiteStacks {
 
 /**
  * Every site's stacks, `<site>-infra` and `<site>-platform`. Sites that dial a site-to-site
- * tunnel come after the site they dial, whose VPN endpoint they read.
+ * tunnel come after the site they dial, whose VPN endpoint they read. Each site's workloads are
+ * declared once and given to both layers: the infra stack opens their host ports and declares
+ * their volumes, the platform stack runs them.
  */
 export function buildDeployment(scope: Construct, deployment: DeploymentConfig): Map<string, SiteStacks> {
   const byName = new Map(deployment.sites.map((s) => [s.name, s]));
@@ -21,8 +24,15 @@ export function buildDeployment(scope: Construct, deployment: DeploymentConfig):
   for (const site of ordered) {
     const peerSite: SiteConfig | undefined = site.peerSite ? byName.get(site.peerSite) : undefined;
     const peerStack = site.initiatesTunnel && peerSite ? stacks.get(peerSite.name)?.infra : undefined;
-    const infra = new InfraStack(scope, `${site.name}-infra`, { deployment, site, ...(peerSite ? { peerSite } : {}), ...(peerStack ? { peerStack } : {}) });
-    const platform = new PlatformStack(scope, `${site.name}-platform`, { deployment, site, infra });
+    // The workloads need the cluster CA, which the infra stack makes; the infra stack needs the
+    // workloads. The CA is read lazily, at synth, and once: the same reference each time, so that
+    // cdktf wires it across stacks (a new reference per read would escape that).
+    let infra: InfraStack | undefined;
+    let ca: string | undefined;
+    const caPem = Lazy.stringValue({ produce: () => (ca ??= (infra as InfraStack).cluster.ca.certPem) });
+    const workloads = siteWorkloads(site, caPem);
+    infra = new InfraStack(scope, `${site.name}-infra`, { deployment, site, workloads, ...(peerSite ? { peerSite } : {}), ...(peerStack ? { peerStack } : {}) });
+    const platform = new PlatformStack(scope, `${site.name}-platform`, { deployment, site, infra, workloads, ...(peerSite ? { failoverDatacenter: peerSite.datacenter } : {}) });
     useLocalState(infra);
     useLocalState(platform);
     stacks.set(site.name, { infra, platform });

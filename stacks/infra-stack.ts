@@ -1,4 +1,4 @@
-import { TerraformOutput, TerraformStack } from "cdktf";
+import { Annotations, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { CLUSTER_PORTS, PATHS, PRIVATE_IP_TEMPLATE } from "../cloud-init/agents";
 import { BaseInputs, renderBastion, renderClient, renderDevelopment, renderServer, renderVpnGateway } from "../cloud-init/roles";
@@ -10,6 +10,8 @@ import { Bastion, VmGroup, VmGroupMember } from "../constructs/openstack/roles";
 import { Peer, Port, SecurityGroup } from "../constructs/openstack/security";
 import { AntiAffinity, Vm } from "../constructs/openstack/vm";
 import { VpnGateway } from "../constructs/openstack/vpn-gateway";
+import { hostPortsByNodeClass, planHostVolumes } from "../constructs/workloads/hosts";
+import { WorkloadSpec } from "../constructs/workloads/spec";
 
 export interface InfraStackProps {
   readonly deployment: DeploymentConfig;
@@ -18,10 +20,13 @@ export interface InfraStackProps {
   readonly peerSite?: SiteConfig;
   /** The peer's infra stack, when this site dials the tunnel (its endpoint is read from it). */
   readonly peerStack?: InfraStack;
+  /** The site's workloads: their host volumes and host ports shape the clients and the firewall. @default - none */
+  readonly workloads?: readonly WorkloadSpec[];
 }
 
-/** Nomad host volumes on the clients that have a data volume: name to path. */
-export const CLIENT_HOST_VOLUMES: Readonly<Record<string, string>> = { data: `${PATHS.hostVolumeDir}/data` };
+/** Node classes of the Nomad clients. */
+export const NODE_CLASSES = { clients: "production", ingress: "ingress" } as const;
+
 
 /**
  * A site's OpenStack infrastructure: network, security groups, bastion, VPN gateway, the Consul +
@@ -91,6 +96,14 @@ export class InfraStack extends TerraformStack {
         ...(opts.hostVolumes ? { hostVolumes: opts.hostVolumes } : {}),
       });
 
+    const workloads = props.workloads ?? [];
+    const hostPlan = planHostVolumes(`site ${site.name}:`, workloads, [
+      ...site.clients.map((c) => ({ name: c.name, nodeClass: NODE_CLASSES.clients, hasDataDisk: c.volumeGb !== undefined })),
+      ...site.ingress.map((c) => ({ name: c.name, nodeClass: NODE_CLASSES.ingress, hasDataDisk: false })),
+    ], PATHS.hostVolumeDir);
+    for (const p of hostPlan.problems) Annotations.of(this).addError(p);
+    const hostVolumes = (name: string) => hostPlan.volumes.get(name) ?? {};
+
     this.servers = new VmGroup(this, "servers", {
       role: "server",
       namePrefix: prefix,
@@ -108,10 +121,8 @@ export class InfraStack extends TerraformStack {
       network: this.network,
       tier: "clients",
       extraSecurityGroups: [members],
-      userData: (vm, i) => {
-        const volumes = vm.volumeGb ? CLIENT_HOST_VOLUMES : undefined;
-        return renderClient(base(site.clients[i]), member(vm, { nodeClass: "production", ...(volumes ? { hostVolumes: { ...volumes } } : {}) }), volumes ? Vm.DATA_VOLUME_DEVICE : undefined);
-      },
+      userData: (vm, i) =>
+        renderClient(base(site.clients[i]), member(vm, { nodeClass: NODE_CLASSES.clients, hostVolumes: { ...hostVolumes(vm.name) } }), vm.volumeGb ? Vm.DATA_VOLUME_DEVICE : undefined),
     });
     this.ingress = new VmGroup(this, "ingress", {
       role: "ingress",
@@ -121,7 +132,7 @@ export class InfraStack extends TerraformStack {
       tier: "utility",
       extraSecurityGroups: [members, this.clients.securityGroup],
       publicIp: true,
-      userData: (vm, i) => renderClient(base(site.ingress[i]), member(vm, { nodeClass: "ingress" })),
+      userData: (vm, i) => renderClient(base(site.ingress[i]), member(vm, { nodeClass: NODE_CLASSES.ingress, hostVolumes: { ...hostVolumes(vm.name) } })),
     });
     this.development = new VmGroup(this, "development", {
       role: "development",
@@ -169,7 +180,7 @@ export class InfraStack extends TerraformStack {
       userData: (interfaces) => renderVpnGateway(base(site.vpnGateway), member(site.vpnGateway), interfaces),
     });
 
-    this.declareFirewall(members);
+    this.declareFirewall(members, workloads);
 
     this.consulAddresses = this.servers.privateIps.map((ip) => `https://${ip}:${CLUSTER_PORTS.consulHttps}`);
     this.nomadAddresses = this.servers.privateIps.map((ip) => `https://${ip}:${CLUSTER_PORTS.nomadHttp}`);
@@ -186,7 +197,7 @@ export class InfraStack extends TerraformStack {
   }
 
   /** Every rule, declared where the need is. */
-  private declareFirewall(members: SecurityGroup): void {
+  private declareFirewall(members: SecurityGroup, workloads: readonly WorkloadSpec[]): void {
     const { servers, clients, ingress, development, bastion, vpn } = this;
     const vpnRange = Peer.cidr(this.site.vpn.range);
     bastion.allowSshTo(servers, clients, ingress, development, vpn);
@@ -228,9 +239,18 @@ export class InfraStack extends TerraformStack {
     // Monitoring: node_exporter on every VM, scraped from the clients (Prometheus runs there).
     members.addIngressRule(clients.securityGroup.asPeer(), Port.tcp(CLUSTER_PORTS.nodeExporter), "node_exporter scraped by Prometheus");
     servers.connections.allowFrom(clients, Port.tcp(CLUSTER_PORTS.consulHttps), "Consul metrics and service discovery for Prometheus");
-    // Public entry: HTTP(S) on the ingress only.
-    ingress.connections.allowFrom(Peer.anyIpv4(), Port.tcp(80), "HTTP from anywhere to the ingress");
-    ingress.connections.allowFrom(Peer.anyIpv4(), Port.tcp(443), "HTTPS from anywhere to the ingress");
+    // Host ports the workloads declare (the ingress' HTTP and HTTPS), on the VMs of their class.
+    const groups: Record<string, VmGroup> = { [NODE_CLASSES.clients]: clients, [NODE_CLASSES.ingress]: ingress };
+    for (const [cls, ports] of hostPortsByNodeClass(workloads)) {
+      const group = groups[cls];
+      if (!group) {
+        Annotations.of(this).addError(`site ${this.site.name}: workloads bind host ports on node class "${cls}", which no VM has; expected ${Object.keys(groups).join(" or ")}`);
+        continue;
+      }
+      for (const h of ports) {
+        group.connections.allowFrom(h.from === "anywhere" ? Peer.anyIpv4() : clients, Port.tcp(h.port), `${h.label} (host port ${h.port}) from ${h.from}`);
+      }
+    }
   }
 
 }

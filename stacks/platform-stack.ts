@@ -1,17 +1,32 @@
-import { TerraformStack } from "cdktf";
+import { Annotations, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { ConsulProvider } from "@cdktf/provider-consul/lib/provider";
 import { KeyPrefix } from "@cdktf/provider-consul/lib/key-prefix";
+import { AclPolicy as NomadAclPolicy } from "@cdktf/provider-nomad/lib/acl-policy";
 import { NomadProvider } from "@cdktf/provider-nomad/lib/provider";
+import { Variable as NomadVariable } from "@cdktf/provider-nomad/lib/variable";
 import { DeploymentConfig, SiteConfig } from "../config/deployment";
-import { InfraStack } from "./infra-stack";
+import { Password, PrivateKey, RandomProvider, SelfSignedCert, TlsProvider } from "../constructs/openstack/l1";
+import { Autoscaler, autoscalerAclPolicyJson } from "../constructs/workloads/autoscaler";
+import { capacityProblems } from "../constructs/workloads/capacity";
+import { nomadVariablesFor } from "../constructs/workloads/data";
+import { Platform } from "../constructs/workloads/platform";
+import { WorkloadSpec } from "../constructs/workloads/spec";
+import { InfraStack, NODE_CLASSES } from "./infra-stack";
 
 export interface PlatformStackProps {
   readonly deployment: DeploymentConfig;
   readonly site: SiteConfig;
   /** The site's infra stack: the cluster's addresses, CA and tokens come from it. */
   readonly infra: InfraStack;
+  /** The site's workloads (stacks/site-workloads.ts). @default - none: the stack configures the cluster only */
+  readonly workloads?: readonly WorkloadSpec[];
+  /** Datacenter the services' prepared queries fail over to (the linked site). @default - none */
+  readonly failoverDatacenter?: string;
 }
+
+/** Nomad variable keys Terraform fills with generated passwords (letters and digits only: templates write them unquoted). */
+const GENERATED_KEY = /(_password|_token)$/;
 
 /**
  * A site's running platform, configured through Consul's and Nomad's APIs. Separate from the
@@ -20,6 +35,7 @@ export interface PlatformStackProps {
 export class PlatformStack extends TerraformStack {
   readonly consulProvider: ConsulProvider;
   readonly nomadProvider: NomadProvider;
+  readonly platform?: Platform;
 
   constructor(scope: Construct, id: string, props: PlatformStackProps) {
     super(scope, id);
@@ -42,5 +58,96 @@ export class PlatformStack extends TerraformStack {
       pathPrefix: `platform/${site.name}/`,
       subkeys: { datacenter: site.datacenter, region: site.region, project: props.deployment.project },
     });
+
+    const workloads = props.workloads ?? [];
+    if (workloads.length === 0 || !site.platform) return;
+    const p = site.platform;
+    new RandomProvider(this, "random");
+    new TlsProvider(this, "tls");
+
+    for (const problem of capacityProblems(`site ${site.name}`, workloads, this.nodeClasses(site), p)) Annotations.of(this).addError(problem);
+
+    this.platform = new Platform(this, "platform", {
+      workloads,
+      datacenter: site.datacenter,
+      nomadAddress: infra.nomadAddresses[0],
+      caPem: ca,
+      ...(props.failoverDatacenter ? { failoverDatacenters: [props.failoverDatacenter] } : {}),
+    });
+    this.secrets(workloads, infra, p.domain);
+    if (workloads.some((w) => w.name === Autoscaler.NAME)) {
+      new NomadAclPolicy(this, "autoscaler-policy", {
+        name: Autoscaler.NAME,
+        description: "The Nomad Autoscaler: read jobs and their metrics, scale task groups",
+        rulesHcl: autoscalerAclPolicyJson(),
+        jobAcl: { jobId: Autoscaler.NAME },
+      });
+    }
+  }
+
+  /** What the clients hold, per node class, from the flavors' sizes. */
+  private nodeClasses(site: SiteConfig) {
+    const sizes = site.platform?.flavorSizes ?? {};
+    const of = (vms: SiteConfig["clients"], nodeClass: string) =>
+      vms.length === 0 ? [] : [{ nodeClass, nodes: vms.length, vcpusPerNode: sizes[vms[0].flavor]?.vcpus ?? 0, ramMbPerNode: sizes[vms[0].flavor]?.ramMb ?? 0 }];
+    return [...of(site.clients, NODE_CLASSES.clients), ...of(site.ingress, NODE_CLASSES.ingress)];
+  }
+
+  /**
+   * The Nomad variables the workloads' templates read, filled by Terraform: generated passwords
+   * (one per key name, so a database and its backup share it), the ingress certificate, the
+   * cluster's management tokens for the snapshots, and the backup credentials from sensitive
+   * variables. All of it is in this stack's state; none of it is in the synthesized JSON.
+   */
+  private secrets(workloads: readonly WorkloadSpec[], infra: InfraStack, domain: string): void {
+    const scope = new Construct(this, "secrets");
+    const generated = new Map<string, string>();
+    const sensitive = new Map<string, string>();
+    let cert: { certPem: string; keyPem: string } | undefined;
+    const value = (key: string, where: string): string | undefined => {
+      if (key === "consul_snapshot_token") return infra.cluster.consulManagementToken.value;
+      if (key === "nomad_snapshot_token") return infra.cluster.nomadManagementToken.value;
+      if (key.startsWith("ingress_tls_")) {
+        cert ??= this.ingressCertificate(scope, domain);
+        return key === "ingress_tls_certificate" ? cert.certPem : cert.keyPem;
+      }
+      if (key.startsWith("backup_s3_")) {
+        if (!sensitive.has(key)) {
+          const v = new TerraformVariable(scope, key, { type: "string", sensitive: true, nullable: false, description: `${key.replace(/_/g, " ")} of the other site's object storage (backups)` });
+          v.overrideLogicalId(key);
+          sensitive.set(key, v.stringValue);
+        }
+        return sensitive.get(key);
+      }
+      if (GENERATED_KEY.test(key)) {
+        if (!generated.has(key)) generated.set(key, new Password(scope, key, { length: 32, special: false }).result);
+        return generated.get(key);
+      }
+      Annotations.of(this).addError(`${where}: no source for secret "${key}"; expected a key ending in _password or _token (generated), ingress_tls_*, backup_s3_*, or a snapshot token`);
+      return undefined;
+    };
+    const vars = new Construct(scope, "variables");
+    for (const need of nomadVariablesFor(workloads)) {
+      const items: Record<string, string> = {};
+      for (const key of need.keys) {
+        const v = value(key, `workload "${need.workload}" variable ${need.path}`);
+        if (v !== undefined) items[key] = v;
+      }
+      new NomadVariable(vars, need.path.replace(/\//g, "-"), { path: need.path, items });
+    }
+  }
+
+  /** A self-signed certificate for *.<domain>, until a real one replaces it (README, Deploying). */
+  private ingressCertificate(scope: Construct, domain: string): { certPem: string; keyPem: string } {
+    const key = new PrivateKey(scope, "ingress-key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
+    const cert = new SelfSignedCert(scope, "ingress-cert", {
+      privateKeyPem: key.privateKeyPem,
+      validityPeriodHours: 8760,
+      earlyRenewalHours: 720,
+      allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+      dnsNames: [domain, `*.${domain}`],
+      subject: [{ commonName: `*.${domain}` }],
+    });
+    return { certPem: cert.certPem, keyPem: key.privateKeyPem };
   }
 }

@@ -25,4 +25,5 @@ export { CertRequest } from "../../.gen/providers/tls/cert-request";
 export { TlsProvider } from "../../.gen/providers/tls/provider";
 export { Bytes } from "../../.gen/providers/random/bytes";
 export { Uuid } from "../../.gen/providers/random/uuid";
+export { Password } from "../../.gen/providers/random/password";
 export { RandomProvider } from "../../.gen/providers/random/provider";
