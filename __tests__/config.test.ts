@@ -199,3 +199,23 @@ describe("deployment config", () => {
     expect(lines.join("\n")).toMatch(/antiAffinity: got "medium", expected hard or soft/);
   });
 });
+
+describe("deployment config: the platform section", () => {
+  test("fails on an unknown system", () => {
+    expect(problems((d) => (d.sites[0].platform.systems = ["fleet", "crm"])).join("\n")).toMatch(/sites\[0\]\.platform\.systems\[1\]: got "crm", expected one of fleet, community, paas, images/);
+  });
+
+  test("fails on a client flavor without its size (the capacity check needs it)", () => {
+    expect(problems((d) => delete d.sites[0].platform.flavorSizes["m1.large"]).join("\n")).toMatch(/sites\[0\]\.platform\.flavorSizes: got \["m1.small"\], expected the size of flavor m1.large \(used by client client-1\), for the capacity check/);
+  });
+
+  test("fails on a webhook that is not a URL", () => {
+    expect(problems((d) => (d.sites[0].platform.alertWebhook = "alerts")).join("\n")).toMatch(/platform\.alertWebhook: got "alerts", expected an http\(s\) URL/);
+  });
+
+  test("fails on an app without its CPU ask, and on a bad public host label", () => {
+    const lines = problems((d) => (d.sites[0].platform.apps = [{ name: "hello", image: "nginx", version: "1", memoryMb: 64, port: 80, public: "Hello World" }])).join("\n");
+    expect(lines).toMatch(/platform\.apps\[0\]\.cpuMhz: got nothing, expected a value \(number\); this field is required/);
+    expect(lines).toMatch(/platform\.apps\[0\]\.public: got "Hello World", expected a host name label, e.g. api/);
+  });
+});

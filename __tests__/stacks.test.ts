@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { App, Aspects, Testing } from "cdktf";
 import { PlatformPolicy } from "../constructs/policy/platform-policy";
 import { buildDeployment } from "../stacks/deployment";
+import { parseDeployment } from "../config/deployment";
 import { defaultDeployment, editedYaml, ROOT } from "./helpers";
 
 function synthMain(env: Record<string, string>): { status: number | null; stderr: string; outdir: string } {
@@ -97,5 +98,47 @@ describe("secrets", () => {
         if (/token|cross-stack-output-random_uuid/.test(name)) expect(out.sensitive).toBe(true);
       }
     }
+  });
+});
+
+describe("the platform layer", () => {
+  test("GIVEN apps that do not fit WHEN synthesized THEN synth fails with the capacity numbers, writing nothing", () => {
+    const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cap-")), "deployment.yaml");
+    fs.writeFileSync(bad, editedYaml((d) => (d.sites[0].platform.apps = [{ name: "huge", image: "nginx", version: "1", cpuMhz: 90000, memoryMb: 64, port: 80 }])));
+    const res = synthMain({ DEPLOYMENT_CONFIG: bad });
+    expect(res.status).toBe(1);
+    expect(res.stderr).toMatch(/primary-platform: capacity: site primary node class "production": the jobs ask CPU \d+ MHz > \d+ MHz the clients hold \(4 × \(8 vCPU × 2000 MHz, 16384 MB\), 10% reserved\); largest: huge 180500 MHz/);
+    expect(fs.existsSync(res.outdir)).toBe(false);
+  });
+
+  test("GIVEN a declared app THEN it gets a job, an intention from its caller, an ingress route and an ACL role", () => {
+    const app = Testing.app();
+    const deployment = parseDeployment(
+      editedYaml((d) => (d.sites[0].platform.apps = [{ name: "hello", image: "nginxdemos/hello", version: "0.4", cpuMhz: 100, memoryMb: 64, port: 80, healthPath: "/", public: "hello", dependsOn: [{ service: "fleet-api", localPort: 9100 }] }])),
+    );
+    const json = JSON.parse(Testing.synth(buildDeployment(app, deployment).get("primary")!.platform));
+    expect(Object.values(json.resource.nomad_job).map((j: any) => JSON.parse(j.jobspec).Job.ID)).toContain("hello");
+    const intentions = Object.values(json.resource.consul_config_entry_service_intentions) as any[];
+    expect(intentions.find((i) => i.name === "fleet-api").sources.map((s: any) => s.name)).toContain("hello");
+    const ingress = Object.values(json.resource.nomad_job).map((j: any) => JSON.parse(j.jobspec).Job).find((j: any) => j.ID === "ingress");
+    expect(JSON.stringify(ingress)).toContain("hello.fleet.example.org");
+    expect(Object.values(json.resource.consul_acl_role).map((r: any) => r.name)).toContain("workload-hello");
+  });
+
+  test("the ingress' public ports come from its declaration, on the ingress VMs only", () => {
+    const app = Testing.app();
+    const json = JSON.parse(Testing.synth(buildDeployment(app, defaultDeployment()).get("primary")!.infra));
+    const rules = Object.values(json.resource.openstack_networking_secgroup_rule_v2) as any[];
+    const open = rules.filter((r) => r.remote_ip_prefix === "0.0.0.0/0").map((r) => `${r.protocol}-${r.port_range_min}`).sort();
+    expect(open).toEqual(["tcp-443", "tcp-80", "udp-51820", "udp-51821"]);
+  });
+
+  test("secrets go to Nomad variables from generated values and sensitive variables, never in plain text", () => {
+    const app = Testing.app();
+    const json = JSON.parse(Testing.synth(buildDeployment(app, defaultDeployment()).get("primary")!.platform));
+    const vars = Object.values(json.resource.nomad_variable) as any[];
+    expect(vars.map((v) => v.path)).toEqual(expect.arrayContaining(["nomad/jobs/fleet-postgres", "nomad/jobs/ingress", "nomad/jobs/backup-consul"]));
+    for (const v of vars) for (const value of Object.values(v.items)) expect(value).toMatch(/^\$\{[^}]+\}$/);
+    expect(Object.values(json.variable).every((v: any) => v.sensitive === true)).toBe(true);
   });
 });
