@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: median wall time and peak memory of the cdktf app command (what `cdktf synth`
  * runs: node --import tsx main.ts) for the real deployment and for generated deployments of 10,
- * 100 and 1000 VMs, beside an empty cdktf app (the floor), all in one run.
+ * 100 and 1000 VMs with as many jobs, beside an empty cdktf app (the floor), all in one run.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -45,14 +45,28 @@ function measure(entry: string, env: Record<string, string> = {}, runs = RUNS): 
   return { seconds: median(samples.map((s) => s.seconds)), peakMb: Math.max(...samples.map((s) => s.peakMb)) };
 }
 
-/** The default deployment with its primary site grown to `vms` VMs (servers, utility, clients). */
+/**
+ * The default deployment with its primary site grown to `vms` VMs (servers, utility, clients)
+ * running as many jobs: apps declared in the file, each calling the one before it.
+ */
 function generated(vms: number): string {
   const doc = parse(fs.readFileSync(path.join(ROOT, "config", "deployment.yaml"), "utf8"));
   const site = doc.sites[0];
   const fixed = 3 + 3; // servers + bastion, vpn, ingress
   site.addressPlan.tiers = { utility: "10.10.0.0/24", servers: "10.10.1.0/24", clients: "10.10.16.0/20", development: "10.10.2.0/24" };
-  site.vms.client = { count: Math.max(vms - fixed, 0), volumeGb: 50 };
+  site.vms.client = { count: Math.max(vms - fixed, 1), volumeGb: 50 };
   site.vms.development = { count: 0 };
+  site.platform.systems = [];
+  site.platform.apps = Array.from({ length: vms }, (_, i) => ({
+    name: `app-${i}`,
+    image: "registry.example.org/app",
+    version: "1.0.0",
+    cpuMhz: 50,
+    memoryMb: 64,
+    port: 8080,
+    ...(i % 10 === 0 ? { public: `app-${i}` } : {}),
+    ...(i > 0 ? { dependsOn: [{ service: `app-${i - 1}`, localPort: 9000 }] } : {}),
+  }));
   doc.sites = [site];
   delete site.peerSite;
   const file = path.join(work, `deployment-${vms}.yaml`);
@@ -65,7 +79,7 @@ function main(): void {
   const floor = measure("scripts/bench/empty-app.ts");
   rows.push(["empty cdktf app (floor)", floor]);
   rows.push(["config/deployment.yaml", measure("main.ts")]);
-  for (const n of [10, 100, 1000]) rows.push([`generated, ${n} VMs`, measure("main.ts", { DEPLOYMENT_CONFIG: generated(n) }, n >= 1000 ? Math.min(RUNS, 3) : RUNS)]);
+  for (const n of [10, 100, 1000]) rows.push([`generated, ${n} VMs and ${n} jobs`, measure("main.ts", { DEPLOYMENT_CONFIG: generated(n) }, n >= 1000 ? Math.min(RUNS, 3) : RUNS)]);
   const lines = [
     `bench: ${RUNS} runs each (median wall time, peak RSS), node ${process.version}, ${os.cpus().length} CPUs`,
     "| case | median s | x floor | peak MB |",

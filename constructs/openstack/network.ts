@@ -47,6 +47,8 @@ export class SiteNetwork extends Construct {
   static readonly FIXED_TIER_DHCP_HOSTS = 8;
 
   readonly network: NetworkingNetworkV2;
+  /** The network's id. */
+  readonly networkId: string;
   readonly router: NetworkingRouterV2;
   /** The external network's id, looked up by name. */
   readonly externalNetworkId: string;
@@ -60,6 +62,7 @@ export class SiteNetwork extends Construct {
     this.externalNetworkId = external.id;
     this.externalNetworkName = props.externalNetworkName;
     this.network = new NetworkingNetworkV2(this, "network", { name: props.name, adminStateUp: true, description: `Private network of ${props.name}` });
+    this.networkId = this.network.id;
     this.router = new NetworkingRouterV2(this, "router", {
       name: props.name,
       description: `Router of ${props.name} to ${props.externalNetworkName}`,
@@ -73,7 +76,7 @@ export class SiteNetwork extends Construct {
       const subnet = new NetworkingSubnetV2(tierScope, "subnet", {
         name: `${props.name}-${tier}`,
         description: `${tier} tier of ${props.name}`,
-        networkId: this.network.id,
+        networkId: this.networkId,
         cidr: spec.cidr,
         ipVersion: 4,
         gatewayIp: hostAt(spec.cidr, 1),

@@ -121,9 +121,12 @@ export class SecurityGroup extends Construct {
     this.resource = new NetworkingSecgroupV2(this, "group", { name: props.name, description: props.description });
   }
 
+  /** The group's id (one token, reused: every reference costs at synth). */
   get id(): string {
-    return this.resource.id;
+    this.cachedId ??= this.resource.id;
+    return this.cachedId;
   }
+  private cachedId?: string;
 
   /** This group as the source of traffic. */
   asPeer(): Peer {

@@ -89,12 +89,13 @@ export class Vm extends Construct implements IConnectable {
     this.port = new NetworkingPortV2(this, "port", {
       name: props.name,
       description: `${props.role} ${props.name}`,
-      networkId: props.network.network.id,
+      networkId: props.network.networkId,
       adminStateUp: true,
       fixedIp: [{ subnetId: subnet.id, ...(props.fixedIp ? { ipAddress: props.fixedIp } : {}) }],
       securityGroupIds: props.securityGroups.map((g) => g.id),
       ...(props.allowedAddressPairs && props.allowedAddressPairs.length > 0 ? { allowedAddressPairs: props.allowedAddressPairs.map((ipAddress) => ({ ipAddress })) } : {}),
     });
+    const portId = this.port.id;
     this.privateIp = props.fixedIp ?? Token.asString(Fn.element(this.port.allFixedIps, 0));
     if (props.volumeGb) {
       this.volume = new BlockstorageVolumeV3(this, "data", { name: `${props.name}-data`, description: `Persistent data of ${props.name}`, size: props.volumeGb });
@@ -103,7 +104,7 @@ export class Vm extends Construct implements IConnectable {
       name: props.name,
       flavorName: props.flavor,
       imageName: props.image,
-      network: [{ port: this.port.id }],
+      network: [{ port: portId }],
       userData: props.userData.render(),
       metadata: { role: props.role },
       ...(props.serverGroup ? { schedulerHints: [{ group: props.serverGroup.resource.id }] } : {}),
@@ -113,8 +114,8 @@ export class Vm extends Construct implements IConnectable {
     });
     if (props.publicIp) {
       this.floatingIp = new NetworkingFloatingipV2(this, "floating-ip", { pool: props.network.externalNetworkName, description: `Public address of ${props.name}` });
-      new NetworkingFloatingipAssociateV2(this, "floating-ip-association", { floatingIp: this.floatingIp.address, portId: this.port.id });
       this.publicIp = this.floatingIp.address;
+      new NetworkingFloatingipAssociateV2(this, "floating-ip-association", { floatingIp: this.publicIp, portId });
     }
   }
 }
