@@ -187,6 +187,7 @@ export class InfraStack extends TerraformStack {
     const hosts = [this.servers, this.clients, this.ingress, this.development].flatMap((g) => g.vms).concat(this.vpn.vm);
     new TerraformOutput(this, "bastion_address", { value: this.bastion.publicIp, description: "Public address of the SSH bastion" });
     new TerraformOutput(this, "ssh_config", { value: this.bastion.sshConfig(hosts.map((v) => ({ name: v.name, address: v.privateIp }))), description: "ssh_config entries: every VM through the bastion (ProxyJump)" });
+    new TerraformOutput(this, "ingress_addresses", { value: this.ingress.vms.map((v) => v.publicIp as string), description: "Public addresses of the ingress VMs: where the public DNS names point" });
     new TerraformOutput(this, "vpn_endpoint", { value: `${this.vpn.publicIp}:${this.vpn.port}`, description: "WireGuard endpoint for the admins' peers" });
     new TerraformOutput(this, "vpn_public_key", { value: this.vpn.publicKey, description: "WireGuard public key of the gateway" });
     new TerraformOutput(this, "consul_servers", { value: this.consulAddresses, description: "Consul HTTPS API of the servers (through the VPN)" });
