@@ -24,6 +24,8 @@ interface GoModule {
   readonly sum?: string;
   /** Build with cgo. @default false */
   readonly cgo?: boolean;
+  /** Package to build, relative to the module root. @default "." */
+  readonly package?: string;
 }
 interface ProviderPin {
   readonly source: string;
@@ -129,7 +131,7 @@ function buildModule(m: GoModule, dest: string, ldflags: string[] = []): void {
     log(`building ${m.module}@${m.version} (this takes minutes the first time)`);
     const tmpOut = `${dest}.tmp`;
     fs.mkdirSync(path.dirname(dest), { recursive: true });
-    run("go", ["build", "-trimpath", `-ldflags=-s -w ${ldflags.join(" ")}`.trim(), "-o", tmpOut, "."], { cwd: work, env: goEnv(m.module, m.cgo) });
+    run("go", ["build", "-trimpath", `-ldflags=-s -w ${ldflags.join(" ")}`.trim(), "-o", tmpOut, m.package ?? "."], { cwd: work, env: goEnv(m.module, m.cgo) });
     fs.renameSync(tmpOut, dest);
     log(`built ${path.basename(dest)} in ${Math.round((Date.now() - t0) / 1000)} s`);
   } finally {

@@ -2,12 +2,14 @@ import { Annotations, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { ConsulProvider } from "@cdktf/provider-consul/lib/provider";
 import { KeyPrefix } from "@cdktf/provider-consul/lib/key-prefix";
+import { Keys } from "@cdktf/provider-consul/lib/keys";
 import { AclPolicy as NomadAclPolicy } from "@cdktf/provider-nomad/lib/acl-policy";
 import { NomadProvider } from "@cdktf/provider-nomad/lib/provider";
 import { Variable as NomadVariable } from "@cdktf/provider-nomad/lib/variable";
 import { DeploymentConfig, SiteConfig } from "../config/deployment";
 import { Password, PrivateKey, RandomProvider, SelfSignedCert, TlsProvider } from "../constructs/openstack/l1";
 import { Autoscaler, autoscalerAclPolicyJson } from "../constructs/workloads/autoscaler";
+import { Monitoring } from "../constructs/workloads/monitoring";
 import { capacityProblems } from "../constructs/workloads/capacity";
 import { nomadVariablesFor } from "../constructs/workloads/data";
 import { Platform } from "../constructs/workloads/platform";
@@ -75,6 +77,11 @@ export class PlatformStack extends TerraformStack {
       ...(props.failoverDatacenter ? { failoverDatacenters: [props.failoverDatacenter] } : {}),
     });
     this.secrets(workloads, infra, p.domain);
+    if (workloads.some((w) => w.name === Monitoring.GRAFANA)) {
+      // Grafana's admin password, generated, in its KV settings (which its ACL role can read).
+      const password = new Password(this, "grafana-admin-password", { length: 32, special: false });
+      new Keys(this, "grafana-admin", { key: [{ path: Monitoring.GRAFANA_ADMIN_PASSWORD_KEY, value: password.result }] });
+    }
     if (workloads.some((w) => w.name === Autoscaler.NAME)) {
       new NomadAclPolicy(this, "autoscaler-policy", {
         name: Autoscaler.NAME,

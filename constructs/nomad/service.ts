@@ -50,8 +50,26 @@ export interface SidecarResources {
   readonly memoryMb: number;
 }
 
+/** An HTTP path of the service the sidecar serves outside the mesh (health checks, metrics). */
+export interface ExposePath {
+  /** Path, e.g. `/metrics`. */
+  readonly path: string;
+  /** Port the application serves the path on, inside the allocation. */
+  readonly localPathPort: number;
+  /** Label of the group port the sidecar listens on for it. */
+  readonly listenerPort: string;
+  /** @default "http" */
+  readonly protocol?: "http" | "http2";
+}
+
 /** Options of a Connect sidecar. */
 export interface ConnectSidecarOptions {
+  /**
+   * Paths served outside the mesh, on their own port, for Prometheus and the like.
+   *
+   * @default - none
+   */
+  readonly expose?: ExposePath[];
   /**
    * Tags of the sidecar service in Consul.
    *
@@ -93,6 +111,8 @@ export class ConnectSidecar {
   public readonly tags: readonly string[];
   /** Resources of the sidecar task. */
   public readonly resources: SidecarResources;
+  /** Paths served outside the mesh. */
+  public readonly expose: readonly ExposePath[];
   private readonly resourcesSet: boolean;
 
   private constructor(upstreams: ConnectUpstream[], options: ConnectSidecarOptions) {
@@ -100,6 +120,7 @@ export class ConnectSidecar {
     this.tags = options.tags ?? [];
     this.resources = options.resources ?? ConnectSidecar.DEFAULT_RESOURCES;
     this.resourcesSet = options.resources !== undefined;
+    this.expose = options.expose ?? [];
   }
 
   /** @internal */
@@ -114,6 +135,11 @@ export class ConnectSidecar {
       if (!isInteger(u?.localBindPort) || u.localBindPort < 1 || u.localBindPort > 65535) {
         p.add(`upstreams[${i}].localBindPort`, u?.localBindPort, "an integer port number from 1 to 65535");
       }
+    });
+    this.expose.forEach((e, i) => {
+      if (!isNonEmptyString(e?.path) || !e.path.startsWith("/")) p.add(`expose[${i}].path`, e?.path, "a path starting with /");
+      if (!isInteger(e?.localPathPort) || e.localPathPort < 1 || e.localPathPort > 65535) p.add(`expose[${i}].localPathPort`, e?.localPathPort, "an integer port number from 1 to 65535");
+      if (!isNonEmptyString(e?.listenerPort)) p.add(`expose[${i}].listenerPort`, e?.listenerPort, "the label of a group port");
     });
     if (this.resourcesSet) {
       if (!isInteger(this.resources.cpuMhz) || this.resources.cpuMhz < 1) p.add("resources.cpuMhz", this.resources.cpuMhz, "an integer number of MHz >= 1");
@@ -137,6 +163,10 @@ export class ConnectSidecar {
               }),
             ),
           ),
+          Expose:
+            this.expose.length > 0
+              ? { Paths: this.expose.map((e) => ({ Path: e.path, Protocol: e.protocol ?? "http", LocalPathPort: e.localPathPort, ListenerPort: e.listenerPort })) }
+              : undefined,
         }),
       }),
       SidecarTask: this.resourcesSet ? { Resources: { CPU: this.resources.cpuMhz, MemoryMB: this.resources.memoryMb } } : undefined,

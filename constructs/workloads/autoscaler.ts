@@ -210,6 +210,8 @@ export function autoscalerWorkload(props: AutoscalerProps): WorkloadSpec {
     dependsOn: [{ service: Monitoring.PROMETHEUS, localPort: Monitoring.PROMETHEUS_LOCAL_PORT }],
     command: "nomad-autoscaler",
     args: ["agent", `-config=/${Autoscaler.CONFIG_PATH}`],
+    // NOMAD_TOKEN from its workload identity, bound to the autoscaler ACL policy (job_acl).
+    nomadApiAccess: true,
     files: [
       { destination: Autoscaler.CONFIG_PATH, content: nomadTemplate(JSON.stringify(config, null, 2), [NOMAD_NODE_IP]), changeSignal: "SIGHUP" },
       { destination: Monitoring.CA_PATH, content: nomadTemplate(props.caPem) },

@@ -2,7 +2,7 @@
  * The capacity check: what the jobs ask (count × asks, autoscaler maximums and Connect sidecars
  * included, system jobs once per node of their class) against what the site's Nomad clients hold.
  */
-import { DEFAULT_NODE_CLASS, WorkloadKind, WorkloadSpec } from "./spec";
+import { ANY_NODE_CLASS, DEFAULT_NODE_CLASS, WorkloadKind, WorkloadSpec } from "./spec";
 import { workloadJob } from "./workload";
 
 /** What the clients of one node class hold. */
@@ -34,7 +34,7 @@ export function capacityUsage(specs: readonly WorkloadSpec[], classes: readonly 
   const keep = 1 - opts.reservedPercent / 100;
   return classes.map((c) => {
     const asks = specs
-      .filter((s) => (s.nodeClass ?? DEFAULT_NODE_CLASS) === c.nodeClass)
+      .filter((s) => s.nodeClass === ANY_NODE_CLASS || (s.nodeClass ?? DEFAULT_NODE_CLASS) === c.nodeClass)
       .map((s) => {
         const totals = workloadJob(s, ["capacity"]).resourceTotals();
         const times = (s.kind ?? WorkloadKind.SERVICE) === WorkloadKind.SYSTEM ? c.nodes : 1;
@@ -58,7 +58,7 @@ export function capacityProblems(where: string, specs: readonly WorkloadSpec[], 
   const problems: string[] = [];
   for (const s of specs) {
     const cls = s.nodeClass ?? DEFAULT_NODE_CLASS;
-    if (!known.has(cls)) problems.push(`capacity: ${where} workload "${s.name}" runs on node class "${cls}", which no client has; expected one of ${[...known].sort().join(", ")}`);
+    if (cls !== ANY_NODE_CLASS && !known.has(cls)) problems.push(`capacity: ${where} workload "${s.name}" runs on node class "${cls}", which no client has; expected one of ${[...known].sort().join(", ")}`);
   }
   for (const u of capacityUsage(specs, classes, opts)) {
     const c = classes.find((x) => x.nodeClass === u.nodeClass) as NodeClassCapacity;

@@ -2,7 +2,7 @@
  * What the workloads ask of the client VMs, derived from their declarations: the Nomad host
  * volumes each client declares and the host ports the firewall opens.
  */
-import { DEFAULT_NODE_CLASS, HostPort, WorkloadSpec } from "./spec";
+import { ANY_NODE_CLASS, DEFAULT_NODE_CLASS, HostPort, WorkloadSpec } from "./spec";
 
 /** A Nomad client VM as the plan sees it. */
 export interface ClientHost {
@@ -30,7 +30,7 @@ export function planHostVolumes(where: string, specs: readonly WorkloadSpec[], c
   for (const s of specs) {
     if (!s.volume) continue;
     const cls = s.nodeClass ?? DEFAULT_NODE_CLASS;
-    const ofClass = clients.filter((c) => c.nodeClass === cls);
+    const ofClass = clients.filter((c) => cls === ANY_NODE_CLASS || c.nodeClass === cls);
     if (s.volume.hostPath) {
       for (const c of ofClass) volumes.get(c.name)![s.volume.source] = s.volume.hostPath;
       continue;

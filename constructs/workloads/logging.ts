@@ -10,7 +10,7 @@ import { Token } from "cdktf";
 import { stringify } from "yaml";
 import { PATHS } from "../../cloud-init/agents";
 import { ServiceProtocol } from "../consul/mesh";
-import { DEFAULT_NODE_CLASS, WorkloadKind, WorkloadSpec } from "./spec";
+import { ANY_NODE_CLASS, DEFAULT_NODE_CLASS, WorkloadKind, WorkloadSpec } from "./spec";
 
 // ---------------------------------------------------------------------------------------------
 // Nomad templates (shared by the observability workloads)
@@ -469,7 +469,8 @@ export function loggingWorkloads(props: LoggingProps = {}): WorkloadSpec[] {
     version: collector.version ?? Logging.DEFAULT_COLLECTOR_VERSION,
     resources: collector.resources ?? Logging.DEFAULT_COLLECTOR_RESOURCES,
     volume: collector.allocLogsVolume ?? Logging.DEFAULT_ALLOC_LOGS_VOLUME,
-    nodeClass: collector.nodeClass ?? DEFAULT_NODE_CLASS,
+    // Every client's allocations log, whatever its class (the ingress' too).
+    nodeClass: collector.nodeClass ?? ANY_NODE_CLASS,
   };
   const nodeClass = props.nodeClass ?? DEFAULT_NODE_CLASS;
   const p = new ProblemList("loggingWorkloads");
@@ -480,7 +481,7 @@ export function loggingWorkloads(props: LoggingProps = {}): WorkloadSpec[] {
   p.image("collector", c.image, c.version);
   p.resources("collector", c.resources);
   p.name("collector.allocLogsVolume", c.volume, "a Nomad host volume name");
-  p.name("collector.nodeClass", c.nodeClass, "a Nomad node class");
+  if (c.nodeClass !== ANY_NODE_CLASS) p.name("collector.nodeClass", c.nodeClass, "a Nomad node class (or ANY_NODE_CLASS)");
   p.name("nodeClass", nodeClass, "a Nomad node class");
   if (l.volume === c.volume) p.add("collector.allocLogsVolume", c.volume, `a host volume other than Loki's data volume "${l.volume}"`);
   p.throwIfAny();

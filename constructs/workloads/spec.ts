@@ -126,10 +126,14 @@ export interface WorkloadSpec {
   readonly consulAccess?: "service-discovery";
   /** Run in the host's network namespace (no sidecar). @default false */
   readonly hostNetwork?: boolean;
+  /** The tasks call Nomad's API with their workload identity (NOMAD_TOKEN). @default false */
+  readonly nomadApiAccess?: boolean;
 }
 
 export const DEFAULT_SERVICE_COUNT = 2;
 export const DEFAULT_NODE_CLASS = "production";
+/** `nodeClass` of a system workload that runs on every client, whatever its class (e.g. the log collector). */
+export const ANY_NODE_CLASS = "*";
 export const DEFAULT_CPU_TARGET_PERCENT = 70;
 
 /** Problems of a set of workloads as one deployment: names, dependencies, local ports, routes. */

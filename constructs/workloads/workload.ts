@@ -27,7 +27,10 @@ import {
   Volume,
   WorkloadIdentity,
 } from "../nomad";
-import { DEFAULT_CPU_TARGET_PERCENT, DEFAULT_NODE_CLASS, DEFAULT_SERVICE_COUNT, WorkloadKind, WorkloadSpec } from "./spec";
+import { ANY_NODE_CLASS, DEFAULT_CPU_TARGET_PERCENT, DEFAULT_NODE_CLASS, DEFAULT_SERVICE_COUNT, WorkloadKind, WorkloadSpec } from "./spec";
+
+/** Label of the port the sidecar serves the metrics path on, outside the mesh. */
+export const METRICS_PORT_LABEL = "metrics";
 
 export interface WorkloadProps {
   readonly spec: WorkloadSpec;
@@ -50,6 +53,8 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
   const kind = spec.kind ?? WorkloadKind.SERVICE;
   const portLabel = "main";
   const port = spec.port ? Port.dynamic(portLabel, { to: spec.port.containerPort }) : undefined;
+  // Prometheus cannot enter the mesh: the sidecar serves the metrics path alone on its own port.
+  const metricsPort = spec.port?.metricsPath && !spec.hostNetwork ? Port.dynamic(METRICS_PORT_LABEL) : undefined;
   // In bridge mode a host port maps to the same port inside the allocation.
   const hostPorts = (spec.hostPorts ?? []).map((h) => Port.static(h.label, h.port, spec.hostNetwork ? {} : { to: h.to ?? h.port }));
   const protocol = spec.port?.protocol ?? ServiceProtocol.HTTP;
@@ -69,8 +74,18 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
         name: spec.name,
         port: sidecar ? spec.port.containerPort : portLabel,
         tags: [protocol, ...(spec.port.metricsPath ? ["metrics"] : []), ...(spec.port.public ? ["public"] : [])],
-        meta: { ...(spec.port.metricsPath ? { metrics_path: spec.port.metricsPath, metrics_port: String(spec.port.containerPort) } : {}) },
-        ...(sidecar ? { connect: ConnectSidecar.upstreams(upstreams) } : {}),
+        meta: {
+          ...(spec.port.metricsPath
+            ? { metrics_path: spec.port.metricsPath, metrics_port: metricsPort ? `\${NOMAD_HOST_PORT_${METRICS_PORT_LABEL}}` : String(spec.port.containerPort) }
+            : {}),
+        },
+        ...(sidecar
+          ? {
+              connect: ConnectSidecar.upstreams(upstreams, {
+                ...(metricsPort && spec.port.metricsPath ? { expose: [{ path: spec.port.metricsPath, localPathPort: spec.port.containerPort, listenerPort: METRICS_PORT_LABEL }] } : {}),
+              }),
+            }
+          : {}),
         checks: [check],
       }),
     );
@@ -94,6 +109,7 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
       (f) => new Template({ destination: f.destination, data: f.content, ...(f.changeSignal ? { changeMode: ChangeMode.signal(f.changeSignal) } : {}), ...(f.env ? { env: true } : {}) }),
     ),
     ...(volume && spec.volume ? { volumeMounts: [{ volume, destination: spec.volume.mountPath, ...(spec.volume.readOnly ? { readOnly: true } : {}) }] } : {}),
+    ...(spec.nomadApiAccess ? { identity: WorkloadIdentity.default({ env: true }) } : {}),
     identities: [WorkloadIdentity.named("consul_default", { audience: ["consul.io"], ttl: Duration.hours(1) })],
   });
   const count = kind === WorkloadKind.SERVICE ? spec.count ?? DEFAULT_SERVICE_COUNT : kind === WorkloadKind.PERIODIC ? 1 : undefined;
@@ -118,7 +134,7 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
     ...(count !== undefined ? { count } : {}),
     network: new Network({
       mode: isolated || (spec.hostPorts ?? []).length > 0 ? NetworkMode.BRIDGE : NetworkMode.HOST,
-      ports: [...(port ? [port] : []), ...hostPorts],
+      ports: [...(port ? [port] : []), ...(metricsPort ? [metricsPort] : []), ...hostPorts],
     }),
     services,
     ...(volume ? { volumes: [volume] } : {}),
@@ -130,7 +146,7 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
     type: kind === WorkloadKind.SYSTEM ? JobType.SYSTEM : kind === WorkloadKind.PERIODIC ? JobType.BATCH : JobType.SERVICE,
     datacenters: [...datacenters],
     meta: { description: spec.description, version: spec.version },
-    constraints: [Constraint.attribute("${node.class}", spec.nodeClass ?? DEFAULT_NODE_CLASS)],
+    constraints: spec.nodeClass === ANY_NODE_CLASS ? [] : [Constraint.attribute("${node.class}", spec.nodeClass ?? DEFAULT_NODE_CLASS)],
     ...(kind === WorkloadKind.PERIODIC && spec.schedule ? { periodic: Periodic.cron(spec.schedule, { prohibitOverlap: true }) } : {}),
     groups: [group],
   });
