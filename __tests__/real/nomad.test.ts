@@ -13,7 +13,6 @@
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import {
   AddressMode,
@@ -56,7 +55,7 @@ import {
   Volume,
   WorkloadIdentity,
 } from "../../constructs/nomad";
-import { describeRun, makeTempDir, removeDir, requireTool, run, RunResult, writeFile } from "./real-helpers";
+import { describeRun, makeTempDir, removeDir, requireTool, run, RunResult, writeFile, freePort, sleep } from "./real-helpers";
 
 const d = process.env.REAL_TESTS === "1" ? describe : describe.skip;
 
@@ -360,19 +359,6 @@ const REJECTED: ReadonlyArray<readonly [string, () => NomadJobSpec, RegExp]> = [
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Differences between `actual` and what `expected` declares: every key of an expected object must

@@ -21,7 +21,6 @@
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { Monitoring, alertRules, alertmanagerConfig, grafanaDatasources, jobsDashboard, monitoringWorkloads, nodeOverviewDashboard, prometheusConfig } from "../../constructs/workloads/monitoring";
@@ -29,7 +28,7 @@ import { Logging, NOMAD_NODE_IP, lokiConfig, loggingWorkloads, renderYaml, vecto
 import { Autoscaler, autoscalerAclPolicyJson, autoscalerConfig, autoscalerWorkload } from "../../constructs/workloads/autoscaler";
 import { WorkloadSpec } from "../../constructs/workloads/spec";
 import { workloadJob } from "../../constructs/workloads/workload";
-import { createCa, describeRun, makeTempDir, removeDir, requireTool, run, RunResult, runOk, writeFile } from "./real-helpers";
+import { createCa, describeRun, makeTempDir, removeDir, requireTool, run, RunResult, runOk, writeFile, freePort, sleep } from "./real-helpers";
 
 const d = process.env.REAL_TESTS === "1" ? describe : describe.skip;
 
@@ -94,19 +93,6 @@ func main() {
 }
 `;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** JSON round trip: the typed object as a parser gives it back. */
 function plain<T>(value: T): Json {

@@ -25,7 +25,6 @@ import { ChildProcess, spawn } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
 import * as fs from "node:fs";
 import * as https from "node:https";
-import * as net from "node:net";
 import * as path from "node:path";
 import { ServiceProtocol } from "../../constructs/consul/mesh";
 import { Backups, BackupTarget } from "../../constructs/workloads/backups";
@@ -33,7 +32,7 @@ import { dataServices } from "../../constructs/workloads/data";
 import { HaproxySectionKind, Ingress, renderHaproxyConfig, routesFrom } from "../../constructs/workloads/ingress";
 import { WorkloadSpec } from "../../constructs/workloads/spec";
 import { workloadJob } from "../../constructs/workloads/workload";
-import { createCa, describeRun, issueCert, makeTempDir, removeDir, requireRoot, requireTool, run, RunResult, TestCa, writeFile } from "./real-helpers";
+import { createCa, describeRun, issueCert, makeTempDir, removeDir, requireRoot, requireTool, run, RunResult, TestCa, writeFile, freePort, sleep } from "./real-helpers";
 
 const d = process.env.REAL_TESTS === "1" ? describe : describe.skip;
 
@@ -84,19 +83,6 @@ function backupSpecs(caPem: string): WorkloadSpec[] {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Resolves true when the child has exited, false after `ms` (the timer does not outlive the wait). */
 function exitWithin(child: ChildProcess, ms: number): Promise<boolean> {
