@@ -194,10 +194,7 @@ describe("ConsulNomadCluster", () => {
 
 describe("PlatformPolicy", () => {
   function groupIn(stack: Construct, role: string): SecurityGroup {
-    const scope = new (class extends Construct {
-      readonly role = role;
-    })(stack, role);
-    return new SecurityGroup(scope, "sg", { name: role, description: role });
+    return new SecurityGroup(stack, role, { name: role, description: role, role });
   }
 
   test("GIVEN the rules the platform needs THEN no error", () => {
@@ -211,6 +208,12 @@ describe("PlatformPolicy", () => {
     const { stack } = fixture();
     groupIn(stack, "client").addIngressRule(Peer.cidr("10.0.0.0/8"), Port.tcp(22), "SSH");
     expect(policyErrors(stack).join("\n")).toMatch(/policy: SSH \(tcp-22\) is open from 10_0_0_0_8; expected SSH only from the bastion/);
+  });
+
+  test("fails on SSH to the bastion from anywhere", () => {
+    const { stack } = fixture();
+    groupIn(stack, "bastion").addIngressRule(Peer.anyIpv4(), Port.tcp(22), "SSH");
+    expect(policyErrors(stack).join("\n")).toMatch(/policy: SSH \(tcp-22\) is open from 0.0.0.0\/0/);
   });
 
   test("fails on a port range that covers SSH", () => {

@@ -42,7 +42,7 @@ export class VmGroup extends Construct implements IConnectable {
   constructor(scope: Construct, id: string, props: VmGroupProps) {
     super(scope, id);
     this.role = props.role;
-    this.securityGroup = new SecurityGroup(this, "security-group", { name: `${props.namePrefix}-${props.role}`, description: `${props.role} VMs of ${props.namePrefix}` });
+    this.securityGroup = new SecurityGroup(this, "security-group", { name: `${props.namePrefix}-${props.role}`, description: `${props.role} VMs of ${props.namePrefix}`, role: props.role });
     this.connections = new Connections(this.securityGroup);
     if (props.antiAffinity) {
       this.serverGroup = new ServerGroup(this, "server-group", { name: `${props.namePrefix}-${props.role}`, policy: props.antiAffinity });
@@ -100,7 +100,7 @@ export class Bastion extends Construct implements IConnectable {
     super(scope, id);
     if (props.adminNetworks.length === 0) throw new Error(`Bastion ${props.namePrefix}: adminNetworks is empty; expected at least one network allowed to SSH in`);
     this.adminUser = props.adminUser;
-    this.securityGroup = new SecurityGroup(this, "security-group", { name: `${props.namePrefix}-bastion`, description: `SSH entry of ${props.namePrefix}: SSH from the admin networks only` });
+    this.securityGroup = new SecurityGroup(this, "security-group", { name: `${props.namePrefix}-bastion`, description: `SSH entry of ${props.namePrefix}: SSH from the admin networks only`, role: "bastion" });
     this.connections = new Connections(this.securityGroup);
     for (const net of props.adminNetworks) this.connections.allowFrom(Peer.cidr(net), Bastion.SSH, `SSH from admin network ${net}`);
     this.vm = new Vm(this, "vm", {

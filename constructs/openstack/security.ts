@@ -106,18 +106,23 @@ export interface SecurityGroupProps {
   readonly name: string;
   /** What the group is for. */
   readonly description: string;
+  /** Role of the VMs the group protects (bastion, vpn, ingress...), for policy checks. @default - none */
+  readonly role?: string;
 }
 
 /** An OpenStack security group. Ingress rules are added through Connections. */
 export class SecurityGroup extends Construct {
   /** The raw provider resource. */
   readonly resource: NetworkingSecgroupV2;
+  /** Role of the VMs the group protects, if it is a role's group. */
+  readonly role?: string;
   /** Ingress rules added, for policy checks: peer, port and description. */
   readonly rules: { readonly peer: Peer; readonly port: Port; readonly description: string }[] = [];
 
   constructor(scope: Construct, id: string, props: SecurityGroupProps) {
     super(scope, id);
     if (!props.description.trim()) throw new Error(`SecurityGroup ${props.name}: description is empty; expected what the group is for`);
+    this.role = props.role;
     this.resource = new NetworkingSecgroupV2(this, "group", { name: props.name, description: props.description });
   }
 

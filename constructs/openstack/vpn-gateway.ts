@@ -85,7 +85,7 @@ export class VpnGateway extends Construct implements IConnectable {
     });
     this.privateKeyVariable.overrideLogicalId(props.privateKeyVariableName ?? VpnGateway.DEFAULT_PRIVATE_KEY_VARIABLE);
     const privateKey = registerTokenSize(this.privateKeyVariable.stringValue, 44);
-    this.securityGroup = new SecurityGroup(this, "security-group", { name: `${props.namePrefix}-vpn`, description: `WireGuard gateway of ${props.namePrefix}: UDP ${this.port} from anywhere` });
+    this.securityGroup = new SecurityGroup(this, "security-group", { name: `${props.namePrefix}-vpn`, description: `WireGuard gateway of ${props.namePrefix}: UDP ${this.port} from anywhere`, role: "vpn" });
     this.connections = new Connections(this.securityGroup);
     this.connections.allowFrom(Peer.anyIpv4(), Port.udp(this.port), "WireGuard from admins and the other site");
     const prefix = props.vpnRange.split("/")[1];

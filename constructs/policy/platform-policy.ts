@@ -1,7 +1,6 @@
 import { Annotations, DefaultTokenResolver, IAspect, StringConcat, TerraformOutput, TerraformStack, TerraformVariable, Tokenization } from "cdktf";
 import { IConstruct } from "constructs";
 import { USER_DATA_LIMIT_BYTES } from "../../cloud-init/cloud-config";
-import { Bastion } from "../openstack/roles";
 import { Peer, Port, Protocol, SecurityGroup } from "../openstack/security";
 import { Vm } from "../openstack/vm";
 
@@ -43,7 +42,7 @@ export class PlatformPolicy implements IAspect {
   }
 
   private checkGroup(group: SecurityGroup): void {
-    const role = this.roleOfGroup(group);
+    const role = group.role;
     for (const rule of group.rules) {
       const source = this.describePeer(rule.peer);
       if (coversSsh(rule.port) && !this.sshAllowed(group, rule.peer)) {
@@ -90,19 +89,6 @@ export class PlatformPolicy implements IAspect {
     }
   }
 
-  private roleOfGroup(group: SecurityGroup): string | undefined {
-    let scope: IConstruct | undefined = group.node.scope;
-    while (scope) {
-      const role = (scope as { role?: unknown }).role;
-      if (typeof role === "string") return role;
-      if (scope instanceof Bastion) return "bastion";
-      const vm = scope.node.children.find((c): c is Vm => c instanceof Vm);
-      if (vm) return vm.role;
-      scope = scope.node.scope;
-    }
-    return undefined;
-  }
-
   private isAnywhere(peer: Peer): boolean {
     return peer.key === "anywhere";
   }
@@ -111,10 +97,10 @@ export class PlatformPolicy implements IAspect {
     return this.isAnywhere(peer) ? "0.0.0.0/0" : peer.key;
   }
 
+  /** SSH: to the bastion from a bounded network; to anything else from the bastion's group only. */
   private sshAllowed(group: SecurityGroup, peer: Peer): boolean {
-    const bastion = group.node.scope instanceof Bastion ? group.node.scope : undefined;
-    if (bastion) return !this.isAnywhere(peer) && !(peer as { group?: unknown }).group;
     const source = (peer as { group?: SecurityGroup }).group;
-    return source !== undefined && source.node.scope instanceof Bastion;
+    if (group.role === "bastion") return !this.isAnywhere(peer) && source === undefined;
+    return source?.role === "bastion";
   }
 }
