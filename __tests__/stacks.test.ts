@@ -142,3 +142,18 @@ describe("the platform layer", () => {
     expect(Object.values(json.variable).every((v: any) => v.sensitive === true)).toBe(true);
   });
 });
+
+describe("values Terraform fills in", () => {
+  test("no job spec holds a Terraform reference: a multi-line value pasted into its JSON would break it", () => {
+    const app = Testing.app();
+    for (const { platform } of buildDeployment(app, defaultDeployment()).values()) {
+      const json = JSON.parse(Testing.synth(platform));
+      for (const job of Object.values(json.resource.nomad_job) as { jobspec: string }[]) {
+        expect(job.jobspec).not.toMatch(/(?<!\$)\$\{/);
+        expect(() => JSON.parse(job.jobspec.replace(/\$\$\{/g, "${"))).not.toThrow();
+      }
+      const auth = Object.values(json.resource.consul_acl_auth_method)[0] as { config_json: string };
+      expect(auth.config_json).toMatch(/^\$\{jsonencode\(\{/);
+    }
+  });
+});

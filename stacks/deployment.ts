@@ -1,4 +1,4 @@
-import { LocalBackend, Lazy, TerraformStack } from "cdktf";
+import { LocalBackend, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { DeploymentConfig, SiteConfig } from "../config/deployment";
 import { InfraStack } from "./infra-stack";
@@ -24,14 +24,8 @@ export function buildDeployment(scope: Construct, deployment: DeploymentConfig):
   for (const site of ordered) {
     const peerSite: SiteConfig | undefined = site.peerSite ? byName.get(site.peerSite) : undefined;
     const peerStack = site.initiatesTunnel && peerSite ? stacks.get(peerSite.name)?.infra : undefined;
-    // The workloads need the cluster CA, which the infra stack makes; the infra stack needs the
-    // workloads. The CA is read lazily, at synth, and once: the same reference each time, so that
-    // cdktf wires it across stacks (a new reference per read would escape that).
-    let infra: InfraStack | undefined;
-    let ca: string | undefined;
-    const caPem = Lazy.stringValue({ produce: () => (ca ??= (infra as InfraStack).cluster.ca.certPem) });
-    const workloads = siteWorkloads(site, caPem);
-    infra = new InfraStack(scope, `${site.name}-infra`, { deployment, site, workloads, ...(peerSite ? { peerSite } : {}), ...(peerStack ? { peerStack } : {}) });
+    const workloads = siteWorkloads(site);
+    const infra = new InfraStack(scope, `${site.name}-infra`, { deployment, site, workloads, ...(peerSite ? { peerSite } : {}), ...(peerStack ? { peerStack } : {}) });
     const platform = new PlatformStack(scope, `${site.name}-platform`, { deployment, site, infra, workloads, ...(peerSite ? { failoverDatacenter: peerSite.datacenter } : {}) });
     useLocalState(infra);
     useLocalState(platform);

@@ -13,7 +13,7 @@ import { Monitoring } from "../constructs/workloads/monitoring";
 import { capacityProblems } from "../constructs/workloads/capacity";
 import { nomadVariablesFor } from "../constructs/workloads/data";
 import { Platform } from "../constructs/workloads/platform";
-import { WorkloadSpec } from "../constructs/workloads/spec";
+import { CLUSTER_CA_KEY, WorkloadSpec } from "../constructs/workloads/spec";
 import { InfraStack, NODE_CLASSES } from "./infra-stack";
 
 export interface PlatformStackProps {
@@ -80,7 +80,7 @@ export class PlatformStack extends TerraformStack {
     if (workloads.some((w) => w.name === Monitoring.GRAFANA)) {
       // Grafana's admin password, generated, in its KV settings (which its ACL role can read).
       const password = new Password(this, "grafana-admin-password", { length: 32, special: false });
-      new Keys(this, "grafana-admin", { key: [{ path: Monitoring.GRAFANA_ADMIN_PASSWORD_KEY, value: password.result }] });
+      new Keys(this, "grafana-admin", { key: [{ path: Monitoring.GRAFANA_ADMIN_PASSWORD_KEY, value: password.result, delete: true }] });
     }
     if (workloads.some((w) => w.name === Autoscaler.NAME)) {
       new NomadAclPolicy(this, "autoscaler-policy", {
@@ -112,6 +112,7 @@ export class PlatformStack extends TerraformStack {
     const sensitive = new Map<string, string>();
     let cert: { certPem: string; keyPem: string } | undefined;
     const value = (key: string, where: string): string | undefined => {
+      if (key === CLUSTER_CA_KEY) return infra.cluster.ca.certPem;
       if (key === "consul_snapshot_token") return infra.cluster.consulManagementToken.value;
       if (key === "nomad_snapshot_token") return infra.cluster.nomadManagementToken.value;
       if (key.startsWith("ingress_tls_")) {
@@ -133,14 +134,22 @@ export class PlatformStack extends TerraformStack {
       Annotations.of(this).addError(`${where}: no source for secret "${key}"; expected a key ending in _password or _token (generated), ingress_tls_*, backup_s3_*, or a snapshot token`);
       return undefined;
     };
-    const vars = new Construct(scope, "variables");
+    // One variable per path: several workloads may read the same one (the shared nomad/jobs).
+    const byPath = new Map<string, { keys: Set<string>; readers: string[] }>();
     for (const need of nomadVariablesFor(workloads)) {
+      const entry = byPath.get(need.path) ?? { keys: new Set<string>(), readers: [] };
+      need.keys.forEach((k) => entry.keys.add(k));
+      entry.readers.push(need.workload);
+      byPath.set(need.path, entry);
+    }
+    const vars = new Construct(scope, "variables");
+    for (const [path, { keys, readers }] of [...byPath.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       const items: Record<string, string> = {};
-      for (const key of need.keys) {
-        const v = value(key, `workload "${need.workload}" variable ${need.path}`);
+      for (const key of [...keys].sort()) {
+        const v = value(key, `variable ${path} (read by ${readers.join(", ")})`);
         if (v !== undefined) items[key] = v;
       }
-      new NomadVariable(vars, need.path.replace(/\//g, "-"), { path: need.path, items });
+      new NomadVariable(vars, path.replace(/\//g, "-"), { path, items });
     }
   }
 

@@ -13,7 +13,7 @@ import { InfluxDb, MariaDb, Postgres } from "../constructs/workloads/data";
 import { Ingress, routesFrom } from "../constructs/workloads/ingress";
 import { loggingWorkloads } from "../constructs/workloads/logging";
 import { monitoringWorkloads } from "../constructs/workloads/monitoring";
-import { WorkloadSpec } from "../constructs/workloads/spec";
+import { CLUSTER_CA_TEMPLATE, WorkloadSpec } from "../constructs/workloads/spec";
 import { SYSTEM_BLUEPRINTS } from "../constructs/workloads/systems";
 
 /** A workload declared under `platform.apps` in the deployment file. */
@@ -39,8 +39,12 @@ export function appWorkload(app: AppInput, domain: string): WorkloadSpec {
   };
 }
 
-/** Everything a site runs, in one list. `caPem` is the cluster CA (a token from the infra stack). */
-export function siteWorkloads(site: SiteConfig, caPem: string): WorkloadSpec[] {
+/**
+ * Everything a site runs, in one list. The workloads that talk to the agents read the cluster CA
+ * from the shared Nomad variable (the platform stack fills it).
+ */
+export function siteWorkloads(site: SiteConfig): WorkloadSpec[] {
+  const caPem = CLUSTER_CA_TEMPLATE;
   const p = site.platform;
   if (!p) return [];
   const own = [

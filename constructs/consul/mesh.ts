@@ -66,7 +66,7 @@ export class ServiceDefaults extends Construct {
   readonly resource: ConfigEntryServiceDefaults;
   constructor(scope: Construct, id: string, props: ServiceDefaultsProps) {
     super(scope, id);
-    this.resource = new ConfigEntryServiceDefaults(this, "defaults", { name: props.service, protocol: props.protocol, expose: [] });
+    this.resource = new ConfigEntryServiceDefaults(this, "defaults", { name: props.service, protocol: props.protocol, expose: [{}] });
   }
 }
 

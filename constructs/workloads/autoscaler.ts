@@ -11,7 +11,7 @@
  */
 import { CLUSTER_PORTS } from "../../cloud-init/agents";
 import { ServiceProtocol } from "../consul/mesh";
-import { DEFAULT_NODE_CLASS, WorkloadSpec } from "./spec";
+import { CLUSTER_CA_TEMPLATE, DEFAULT_NODE_CLASS, WorkloadSpec } from "./spec";
 import { ComponentOptions, NOMAD_NODE_IP, ProblemList, WorkloadResources, nomadTemplate } from "./logging";
 import { Monitoring } from "./monitoring";
 
@@ -195,7 +195,7 @@ export function autoscalerWorkload(props: AutoscalerProps): WorkloadSpec {
   const p = new ProblemList("autoscalerWorkload");
   p.image("autoscaler", image, version);
   p.resources("autoscaler", resources);
-  p.pem("caPem", props.caPem);
+  if (props.caPem !== CLUSTER_CA_TEMPLATE) p.pem("caPem", props.caPem);
   p.name("nodeClass", nodeClass, "a Nomad node class");
   p.throwIfAny();
   const config = autoscalerConfig({ prometheusLocalPort: Monitoring.PROMETHEUS_LOCAL_PORT, ...(props.region !== undefined ? { region: props.region } : {}) });
@@ -214,7 +214,7 @@ export function autoscalerWorkload(props: AutoscalerProps): WorkloadSpec {
     nomadApiAccess: true,
     files: [
       { destination: Autoscaler.CONFIG_PATH, content: nomadTemplate(JSON.stringify(config, null, 2), [NOMAD_NODE_IP]), changeSignal: "SIGHUP" },
-      { destination: Monitoring.CA_PATH, content: nomadTemplate(props.caPem) },
+      { destination: Monitoring.CA_PATH, content: props.caPem === CLUSTER_CA_TEMPLATE ? props.caPem : nomadTemplate(props.caPem) },
     ],
     nodeClass,
   };

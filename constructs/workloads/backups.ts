@@ -20,7 +20,7 @@
 import { describeValue, isUnresolved } from "../nomad/internal";
 import { CLUSTER_PORTS } from "../../cloud-init/agents";
 import { InfluxDb, jobVariablePath, MariaDb, Postgres, secretEnvFile } from "./data";
-import { DEFAULT_NODE_CLASS, Dependency, WorkloadFile, WorkloadKind, WorkloadSpec } from "./spec";
+import { CLUSTER_CA_TEMPLATE, DEFAULT_NODE_CLASS, Dependency, WorkloadFile, WorkloadKind, WorkloadSpec } from "./spec";
 
 // ---------------------------------------------------------------------------------------------
 // Shell scripts from typed steps
@@ -292,7 +292,9 @@ export class Backups {
     const needsAgent = props.targets.some((t) => t.source === BackupSource.CONSUL || t.source === BackupSource.NOMAD);
     if (needsAgent) {
       const ca = props.clusterCaPem;
-      if (ca === undefined || (!isUnresolved(ca) && !/-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(ca))) {
+      if (ca === CLUSTER_CA_TEMPLATE) {
+        // rendered by Nomad from the shared variable
+      } else if (ca === undefined || (!isUnresolved(ca) && !/-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(ca))) {
         problems.push(`backups: clusterCaPem: received ${describeValue(ca === undefined ? undefined : ca.slice(0, 40))}; expected the cluster CA certificate (PEM), needed by the Consul and Nomad snapshots`);
       } else if (ca.includes("{{")) {
         problems.push(`backups: clusterCaPem: contains "{{"; expected a PEM certificate`);

@@ -7,7 +7,7 @@
  */
 import { Token } from "cdktf";
 import { ServiceProtocol } from "../consul/mesh";
-import { DEFAULT_NODE_CLASS, WorkloadFile, WorkloadSpec } from "./spec";
+import { CLUSTER_CA_TEMPLATE, DEFAULT_NODE_CLASS, WorkloadFile, WorkloadSpec } from "./spec";
 import { settingsPrefix } from "./workload";
 import { CLUSTER_PORTS } from "../../cloud-init/agents";
 import { ComponentOptions, Logging, NOMAD_NODE_IP, ProblemList, WorkloadResources, nomadTemplate, renderYaml } from "./logging";
@@ -731,7 +731,7 @@ export function prometheusFiles(opts: PrometheusConfigOptions & { readonly caPem
   return [
     { destination: Monitoring.PROMETHEUS_CONFIG_PATH, content: nomadTemplate(renderYaml(prometheusConfig(configOpts)), [NOMAD_NODE_IP]), changeSignal: "SIGHUP" },
     { destination: Monitoring.RULES_PATH, content: nomadTemplate(renderYaml(alertRules())), changeSignal: "SIGHUP" },
-    { destination: Monitoring.CA_PATH, content: Token.isUnresolved(caPem) ? caPem : nomadTemplate(caPem) },
+    { destination: Monitoring.CA_PATH, content: Token.isUnresolved(caPem) || caPem === CLUSTER_CA_TEMPLATE ? caPem : nomadTemplate(caPem) },
   ];
 }
 
@@ -790,7 +790,7 @@ export function monitoringWorkloads(props: MonitoringProps): WorkloadSpec[] {
   p.name("datacenter", props.datacenter, "a Consul datacenter name");
   p.hostName("domain", props.domain);
   if (gf.host !== undefined) p.hostName("grafana.host", gf.host);
-  p.pem("caPem", props.caPem);
+  if (props.caPem !== CLUSTER_CA_TEMPLATE) p.pem("caPem", props.caPem);
   p.url("alertWebhookUrl", props.alertWebhookUrl);
   p.image("prometheus", pr.image, pr.version);
   p.resources("prometheus", pr.resources);

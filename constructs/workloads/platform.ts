@@ -1,3 +1,4 @@
+import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { AclAuthMethod } from "@cdktf/provider-consul/lib/acl-auth-method";
 import { AclBindingRule } from "@cdktf/provider-consul/lib/acl-binding-rule";
@@ -50,7 +51,8 @@ export class Platform extends Construct {
       description: "Nomad tasks and services log in with their workload identity (JWT signed by Nomad)",
       type: "jwt",
       maxTokenTtl: "1h",
-      configJson: JSON.stringify({
+      // Terraform encodes it: the CA is a multi-line value known at apply time.
+      configJson: Fn.jsonencode({
         JWKSURL: `${props.nomadAddress}/.well-known/jwks.json`,
         JWKSCACert: props.caPem,
         JWTSupportedAlgs: ["RS256"],

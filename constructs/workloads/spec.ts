@@ -132,6 +132,17 @@ export interface WorkloadSpec {
 
 export const DEFAULT_SERVICE_COUNT = 2;
 export const DEFAULT_NODE_CLASS = "production";
+/** The Nomad variable every job of the namespace may read: what the platform shares with all jobs. */
+export const SHARED_VARIABLE_PATH = "nomad/jobs";
+/** Key of the cluster CA certificate (PEM) in the shared variable. */
+export const CLUSTER_CA_KEY = "cluster_ca_pem";
+/**
+ * A Nomad template that renders the cluster CA from the shared variable. Workloads take this
+ * instead of the PEM itself: a multi-line value pasted into the job's JSON by Terraform would
+ * break it, and the job stays the same when the CA is renewed.
+ */
+export const CLUSTER_CA_TEMPLATE = `{{ with nomadVar "${SHARED_VARIABLE_PATH}" }}{{ .${CLUSTER_CA_KEY} }}{{ end }}`;
+
 /** `nodeClass` of a system workload that runs on every client, whatever its class (e.g. the log collector). */
 export const ANY_NODE_CLASS = "*";
 export const DEFAULT_CPU_TARGET_PERCENT = 70;
