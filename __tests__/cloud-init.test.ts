@@ -28,7 +28,7 @@ function files(cfg: CloudConfig): Record<string, string> {
 
 describe("cloud-config rendering", () => {
   test("GIVEN a server WHEN rendered THEN a #cloud-config with keys-only access, pinned agents and their configs", () => {
-    const cfg = renderServer(base, { cluster, agent: agent(true) }, { agentPolicy: {}, nomadPolicy: {}, nomadManagementToken: "nomad-mgmt" });
+    const cfg = renderServer(base, { cluster, agent: agent(true) }, { agentPolicy: {}, nomadPolicy: {}, dnsPolicy: {}, nomadManagementToken: "nomad-mgmt" });
     const text = cfg.render();
     expect(text.startsWith("#cloud-config\n")).toBe(true);
     const doc = parse(text);
@@ -132,5 +132,22 @@ describe("regressions", () => {
 
   test("Nomad servers issue workload identities for Consul", () => {
     expect(nomadConfig(cluster, agent(true)).consul).toMatchObject({ service_identity: { aud: ["consul.io"] }, task_identity: { aud: ["consul.io"] } });
+  });
+});
+
+describe("review fixes", () => {
+  test("Envoy sidecars reach Consul's gRPC port without a client certificate", () => {
+    expect(consulConfig(cluster, agent(false)).tls).toMatchObject({ grpc: { verify_incoming: false }, defaults: { verify_incoming: true } });
+  });
+
+  test("shared host folders are declared read-only on the clients", () => {
+    const c = nomadConfig(cluster, { ...agent(false), hostVolumes: { db: "/srv/nomad/db" }, readOnlyHostVolumes: { logs: "/opt/nomad/alloc" } }).client as any;
+    expect(c.host_volume).toEqual([{ db: { path: "/srv/nomad/db", read_only: false } }, { logs: { path: "/opt/nomad/alloc", read_only: true } }]);
+  });
+
+  test("the bootstrap gives the anonymous token DNS lookups only", () => {
+    const f = files(renderServer(base, { cluster, agent: agent(true) }, { agentPolicy: {}, nomadPolicy: {}, dnsPolicy: { service_prefix: { "": { policy: "read" } } }, nomadManagementToken: "t" }));
+    expect(f["/usr/local/sbin/platform-bootstrap"]).toContain("consul acl token update -id 00000000-0000-0000-0000-000000000002 -policy-name dns-lookups");
+    expect(JSON.parse(f["/etc/platform-bootstrap/dns-policy.json"])).toEqual({ service_prefix: { "": { policy: "read" } } });
   });
 });

@@ -125,6 +125,14 @@ describe("the platform layer", () => {
     expect(Object.values(json.resource.consul_acl_role).map((r: any) => r.name)).toContain("workload-hello");
   });
 
+  test("the VPN gateway forwards the servers' federation traffic to the other site", () => {
+    const app = Testing.app();
+    const json = JSON.parse(Testing.synth(buildDeployment(app, defaultDeployment()).get("primary")!.infra));
+    const rules = Object.values(json.resource.openstack_networking_secgroup_rule_v2) as any[];
+    const forwarded = rules.filter((r) => r.remote_ip_prefix === "10.10.1.0/24" && /forwarded/.test(r.description)).map((r) => `${r.protocol}-${r.port_range_min}`).sort();
+    expect(forwarded).toEqual(["tcp-4647", "tcp-4648", "tcp-8300", "tcp-8302", "udp-4648", "udp-8302"]);
+  });
+
   test("the ingress' public ports come from its declaration, on the ingress VMs only", () => {
     const app = Testing.app();
     const json = JSON.parse(Testing.synth(buildDeployment(app, defaultDeployment()).get("primary")!.infra));

@@ -154,8 +154,9 @@ describe("the hosts' side", () => {
     const logs: WorkloadSpec = { ...db, name: "logs", kind: WorkloadKind.SYSTEM, volume: { source: "alloc-logs", mountPath: "/logs", readOnly: true, hostPath: "/opt/nomad/alloc" } };
     const plan = planHostVolumes("site a:", [db, { ...db, name: "db2", volume: { source: "db2", mountPath: "/d" } }, logs], clients, "/srv/nomad");
     expect(plan.problems).toEqual([]);
-    expect(plan.volumes.get("client-1")).toEqual({ db: "/srv/nomad/db", "alloc-logs": "/opt/nomad/alloc" });
-    expect(plan.volumes.get("client-2")).toEqual({ db2: "/srv/nomad/db2", "alloc-logs": "/opt/nomad/alloc" });
+    expect(plan.volumes.get("client-1")).toEqual({ db: "/srv/nomad/db" });
+    expect(plan.volumes.get("client-2")).toEqual({ db2: "/srv/nomad/db2" });
+    expect(plan.readOnlyVolumes.get("client-1")).toEqual({ "alloc-logs": "/opt/nomad/alloc" });
     expect(plan.volumes.get("ingress-1")).toEqual({});
   });
 

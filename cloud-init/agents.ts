@@ -77,6 +77,8 @@ export interface AgentSettings {
   readonly nodeClass?: string;
   /** Nomad host volumes on the client: name to path. @default - none */
   readonly hostVolumes?: Readonly<Record<string, string>>;
+  /** Nomad host volumes declared read-only: name to path. @default - none */
+  readonly readOnlyHostVolumes?: Readonly<Record<string, string>>;
 }
 
 /** The address sockaddr template every agent uses when its address is not fixed. */
@@ -115,6 +117,8 @@ export function consulConfig(cluster: ClusterSettings, agent: AgentSettings): Re
       defaults: { ...tls, verify_incoming: true, verify_outgoing: true },
       internal_rpc: { verify_server_hostname: true },
       https: { verify_incoming: false },
+      // Envoy sidecars fetch their configuration over gRPC with no client certificate.
+      grpc: { verify_incoming: false },
     },
     ports: { http: -1, https: 8501, grpc: -1, grpc_tls: 8503, dns: 8600 },
     connect: { enabled: true },
@@ -160,8 +164,13 @@ export function nomadConfig(cluster: ClusterSettings, agent: AgentSettings): Rec
             server_join: { retry_join: [...cluster.serverAddresses] },
             cni_path: PATHS.cniPath,
             ...(agent.nodeClass ? { node_class: agent.nodeClass } : {}),
-            ...(agent.hostVolumes && Object.keys(agent.hostVolumes).length > 0
-              ? { host_volume: Object.entries(agent.hostVolumes).map(([name, path]) => ({ [name]: { path, read_only: false } })) }
+            ...(Object.keys({ ...agent.hostVolumes, ...agent.readOnlyHostVolumes }).length > 0
+              ? {
+                  host_volume: [
+                    ...Object.entries(agent.hostVolumes ?? {}).map(([name, path]) => ({ [name]: { path, read_only: false } })),
+                    ...Object.entries(agent.readOnlyHostVolumes ?? {}).map(([name, path]) => ({ [name]: { path, read_only: true } })),
+                  ],
+                }
               : {}),
           },
           plugin: [{ docker: { config: { allow_privileged: false, volumes: { enabled: false } } } }],

@@ -42,6 +42,8 @@ export interface BootstrapInputs {
   readonly agentPolicy: Record<string, unknown>;
   /** Policy rules of Nomad's Consul token (JSON). */
   readonly nomadPolicy: Record<string, unknown>;
+  /** Policy rules of the anonymous token: DNS lookups of services, nodes and prepared queries (JSON). */
+  readonly dnsPolicy: Record<string, unknown>;
   /** The Nomad ACL bootstrap (management) secret. */
   readonly nomadManagementToken: string;
 }
@@ -151,6 +153,7 @@ function addBootstrap(cfg: CloudConfig, b: BootstrapInputs, m: MemberInputs): vo
   cfg.addFile({ path: `${dir}/nomad-management.token`, content: b.nomadManagementToken, permissions: "0600" });
   cfg.addFile({ path: `${dir}/agent-policy.json`, content: JSON.stringify(b.agentPolicy, null, 2), permissions: "0600" });
   cfg.addFile({ path: `${dir}/nomad-policy.json`, content: JSON.stringify(b.nomadPolicy, null, 2), permissions: "0600" });
+  cfg.addFile({ path: `${dir}/dns-policy.json`, content: JSON.stringify(b.dnsPolicy, null, 2), permissions: "0600" });
   cfg.addFile({ path: "/usr/local/sbin/platform-bootstrap", permissions: "0700", content: BOOTSTRAP_SCRIPT });
   cfg.addCommand("/usr/local/sbin/platform-bootstrap");
 }
@@ -170,6 +173,8 @@ CONSUL_HTTP_TOKEN_FILE=$d/consul-agent.token consul acl token read -self >/dev/n
 consul acl policy read -name nomad-agents >/dev/null 2>&1 || consul acl policy create -name nomad-agents -rules @$d/nomad-policy.json
 CONSUL_HTTP_TOKEN_FILE=$d/nomad-consul.token consul acl token read -self >/dev/null 2>&1 || \\
   consul acl token create -description "Nomad agents" -policy-name nomad-agents -secret "$(cat $d/nomad-consul.token)"
+consul acl policy read -name dns-lookups >/dev/null 2>&1 || consul acl policy create -name dns-lookups -rules @$d/dns-policy.json
+consul acl token update -id 00000000-0000-0000-0000-000000000002 -policy-name dns-lookups -description "Anonymous: DNS lookups" >/dev/null
 until curl -sf --cacert "$NOMAD_CACERT" "$NOMAD_ADDR/v1/status/leader" | grep -q .; do sleep 5; done
 NOMAD_TOKEN="$(cat $d/nomad-management.token)" nomad acl token self >/dev/null 2>&1 || nomad acl bootstrap $d/nomad-management.token
 `;

@@ -86,7 +86,7 @@ export class InfraStack extends TerraformStack {
     members.addIngressRule(members.asPeer(), Port.udp(CLUSTER_PORTS.consulSerfLan), "Consul LAN gossip between members");
 
     const base = (vm: VmSpec): BaseInputs => ({ hostname: `${prefix}-${vm.name}`, adminUser: deployment.adminUser, sshKeys: site.adminSshKeys });
-    const member = (vm: VmSpec | VmGroupMember, opts: { server?: boolean; nodeClass?: string; hostVolumes?: Record<string, string> } = {}) =>
+    const member = (vm: VmSpec | VmGroupMember, opts: { server?: boolean; nodeClass?: string; hostVolumes?: Record<string, string>; readOnlyHostVolumes?: Record<string, string> } = {}) =>
       this.cluster.member({
         nodeName: `${prefix}-${vm.name}`,
         address: vm.fixedIp ?? PRIVATE_IP_TEMPLATE,
@@ -94,6 +94,7 @@ export class InfraStack extends TerraformStack {
         ...(vm.fixedIp ? { certificateIps: [vm.fixedIp] } : {}),
         ...(opts.nodeClass ? { nodeClass: opts.nodeClass } : {}),
         ...(opts.hostVolumes ? { hostVolumes: opts.hostVolumes } : {}),
+        ...(opts.readOnlyHostVolumes ? { readOnlyHostVolumes: opts.readOnlyHostVolumes } : {}),
       });
 
     const workloads = props.workloads ?? [];
@@ -102,7 +103,7 @@ export class InfraStack extends TerraformStack {
       ...site.ingress.map((c) => ({ name: c.name, nodeClass: NODE_CLASSES.ingress, hasDataDisk: false })),
     ], PATHS.hostVolumeDir);
     for (const p of hostPlan.problems) Annotations.of(this).addError(p);
-    const hostVolumes = (name: string) => hostPlan.volumes.get(name) ?? {};
+    const hostVolumes = (name: string) => ({ hostVolumes: { ...(hostPlan.volumes.get(name) ?? {}) }, readOnlyHostVolumes: { ...(hostPlan.readOnlyVolumes.get(name) ?? {}) } });
 
     this.servers = new VmGroup(this, "servers", {
       role: "server",
@@ -122,7 +123,7 @@ export class InfraStack extends TerraformStack {
       tier: "clients",
       extraSecurityGroups: [members],
       userData: (vm, i) =>
-        renderClient(base(site.clients[i]), member(vm, { nodeClass: NODE_CLASSES.clients, hostVolumes: { ...hostVolumes(vm.name) } }), vm.volumeGb ? Vm.DATA_VOLUME_DEVICE : undefined),
+        renderClient(base(site.clients[i]), member(vm, { nodeClass: NODE_CLASSES.clients, ...hostVolumes(vm.name) }), vm.volumeGb ? Vm.DATA_VOLUME_DEVICE : undefined),
     });
     this.ingress = new VmGroup(this, "ingress", {
       role: "ingress",
@@ -132,7 +133,7 @@ export class InfraStack extends TerraformStack {
       tier: "utility",
       extraSecurityGroups: [members, this.clients.securityGroup],
       publicIp: true,
-      userData: (vm, i) => renderClient(base(site.ingress[i]), member(vm, { nodeClass: NODE_CLASSES.ingress, hostVolumes: { ...hostVolumes(vm.name) } })),
+      userData: (vm, i) => renderClient(base(site.ingress[i]), member(vm, { nodeClass: NODE_CLASSES.ingress, ...hostVolumes(vm.name) })),
     });
     this.development = new VmGroup(this, "development", {
       role: "development",
@@ -223,6 +224,11 @@ export class InfraStack extends TerraformStack {
     const peerServers = this.peerSite?.tiers.servers;
     if (peerServers) {
       const other = Peer.cidr(peerServers);
+      // The gateway's port filters what it forwards: the servers' federation traffic to the other site.
+      const ours = Peer.cidr(this.site.tiers.servers);
+      for (const port of [Port.tcp(CLUSTER_PORTS.consulServerRpc), Port.tcp(CLUSTER_PORTS.consulSerfWan), Port.udp(CLUSTER_PORTS.consulSerfWan), Port.tcp(CLUSTER_PORTS.nomadRpc), Port.tcp(CLUSTER_PORTS.nomadSerf), Port.udp(CLUSTER_PORTS.nomadSerf)]) {
+        vpn.connections.allowFrom(ours, port, "Federation traffic from this site's servers, forwarded to the other site");
+      }
       servers.connections.allowFrom(other, Port.tcp(CLUSTER_PORTS.consulServerRpc), "Consul RPC from the other site's servers (WAN federation)");
       servers.connections.allowFrom(other, Port.tcp(CLUSTER_PORTS.consulSerfWan), "Consul WAN gossip from the other site's servers");
       servers.connections.allowFrom(other, Port.udp(CLUSTER_PORTS.consulSerfWan), "Consul WAN gossip from the other site's servers");

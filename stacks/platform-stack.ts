@@ -128,8 +128,11 @@ export class PlatformStack extends TerraformStack {
         return sensitive.get(key);
       }
       if (GENERATED_KEY.test(key)) {
-        if (!generated.has(key)) generated.set(key, new Password(scope, key, { length: 32, special: false }).result);
-        return generated.get(key);
+        // One secret per service and key: a database and its backup job share it, two databases do not.
+        const service = where.replace(/^variable nomad\/jobs\/(backup-)?/, "").replace(/ .*$/, "");
+        const serviceScope = (scope.node.tryFindChild(service) as Construct | undefined) ?? new Construct(scope, service);
+        if (!serviceScope.node.tryFindChild(key)) generated.set(`${service}/${key}`, new Password(serviceScope, key, { length: 32, special: false }).result);
+        return generated.get(`${service}/${key}`);
       }
       Annotations.of(this).addError(`${where}: no source for secret "${key}"; expected a key ending in _password or _token (generated), ingress_tls_*, backup_s3_*, or a snapshot token`);
       return undefined;

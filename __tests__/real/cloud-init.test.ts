@@ -12,7 +12,7 @@ import { AgentSettings, ClusterSettings, PATHS, PRIVATE_IP_TEMPLATE } from "../.
 import { CloudConfig, USER_DATA_LIMIT_BYTES } from "../../cloud-init/cloud-config";
 import { BaseInputs, MemberInputs, renderBastion, renderClient, renderDevelopment, renderServer, renderVpnGateway } from "../../cloud-init/roles";
 import { WireGuardInterface } from "../../cloud-init/wireguard";
-import { CONSUL_AGENT_POLICY, CONSUL_NOMAD_POLICY } from "../../constructs/cluster/cluster";
+import { CONSUL_AGENT_POLICY, CONSUL_DNS_POLICY, CONSUL_NOMAD_POLICY } from "../../constructs/cluster/cluster";
 import { TestCa, createCa, gossipKey, issueCert, makeTempDir, removeDir, requireTool, run, runOk, wgKeyPair, writeFile } from "./real-helpers";
 
 const DC = "primary";
@@ -161,6 +161,7 @@ beforeAll(() => {
     "server-bootstrap",
     renderServer(base("server-1"), member("server-1", { server: true, ip: SERVERS[0] }), {
       agentPolicy: { ...CONSUL_AGENT_POLICY },
+      dnsPolicy: { ...CONSUL_DNS_POLICY },
       nomadPolicy: { ...CONSUL_NOMAD_POLICY },
       nomadManagementToken: tokens.nomadManagement,
     }),

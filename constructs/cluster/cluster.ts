@@ -25,6 +25,7 @@ export interface MemberOptions {
   readonly certificateIps?: readonly string[];
   readonly nodeClass?: string;
   readonly hostVolumes?: Readonly<Record<string, string>>;
+  readonly readOnlyHostVolumes?: Readonly<Record<string, string>>;
 }
 
 /** Consul's ACL rules for the agents' own token: register their node and the node_exporter service. */
@@ -40,6 +41,13 @@ export const CONSUL_NOMAD_POLICY: Readonly<Record<string, unknown>> = {
   agent_prefix: { "": { policy: "read" } },
   node_prefix: { "": { policy: "read" } },
   service_prefix: { "": { policy: "write" } },
+};
+
+/** Consul's ACL rules for the anonymous token: what Consul DNS answers without a token. */
+export const CONSUL_DNS_POLICY: Readonly<Record<string, unknown>> = {
+  node_prefix: { "": { policy: "read" } },
+  service_prefix: { "": { policy: "read" } },
+  query_prefix: { "": { policy: "read" } },
 };
 
 /**
@@ -98,12 +106,13 @@ export class ConsulNomadCluster extends Construct {
       ...(opts.server ? { consulManagementToken: this.consulManagementToken.value } : {}),
       ...(opts.nodeClass ? { nodeClass: opts.nodeClass } : {}),
       ...(opts.hostVolumes ? { hostVolumes: opts.hostVolumes } : {}),
+      ...(opts.readOnlyHostVolumes && Object.keys(opts.readOnlyHostVolumes).length > 0 ? { readOnlyHostVolumes: opts.readOnlyHostVolumes } : {}),
     };
     return { cluster: this.settings, agent };
   }
 
   /** What the bootstrapping server needs. */
   bootstrapInputs(): BootstrapInputs {
-    return { agentPolicy: { ...CONSUL_AGENT_POLICY }, nomadPolicy: { ...CONSUL_NOMAD_POLICY }, nomadManagementToken: this.nomadManagementToken.value };
+    return { agentPolicy: { ...CONSUL_AGENT_POLICY }, nomadPolicy: { ...CONSUL_NOMAD_POLICY }, dnsPolicy: { ...CONSUL_DNS_POLICY }, nomadManagementToken: this.nomadManagementToken.value };
   }
 }

@@ -114,6 +114,8 @@ export class FailoverQuery extends Construct {
       name: this.name,
       service: props.service,
       onlyPassing: true,
+      // Mesh services are reached through their sidecar proxies.
+      connect: true,
       failover: { datacenters: [...props.failoverDatacenters], nearestN: props.nearestN ?? 0 },
       dns: { ttl: props.ttl ?? FailoverQuery.DEFAULT_TTL },
     });

@@ -15,6 +15,8 @@ export interface ClientHost {
 export interface HostPlan {
   /** Per client: host volume name to host path. */
   readonly volumes: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  /** Per client: host volumes declared read-only (shared host folders every workload only reads). */
+  readonly readOnlyVolumes: ReadonlyMap<string, Readonly<Record<string, string>>>;
   readonly problems: readonly string[];
 }
 
@@ -25,6 +27,7 @@ export interface HostPlan {
  */
 export function planHostVolumes(where: string, specs: readonly WorkloadSpec[], clients: readonly ClientHost[], dataDir: string): HostPlan {
   const volumes = new Map<string, Record<string, string>>(clients.map((c) => [c.name, {}]));
+  const readOnlyVolumes = new Map<string, Record<string, string>>(clients.map((c) => [c.name, {}]));
   const problems: string[] = [];
   const next = new Map<string, number>();
   for (const s of specs) {
@@ -32,7 +35,8 @@ export function planHostVolumes(where: string, specs: readonly WorkloadSpec[], c
     const cls = s.nodeClass ?? DEFAULT_NODE_CLASS;
     const ofClass = clients.filter((c) => cls === ANY_NODE_CLASS || c.nodeClass === cls);
     if (s.volume.hostPath) {
-      for (const c of ofClass) volumes.get(c.name)![s.volume.source] = s.volume.hostPath;
+      const into = s.volume.readOnly ? readOnlyVolumes : volumes;
+      for (const c of ofClass) into.get(c.name)![s.volume.source] = s.volume.hostPath;
       continue;
     }
     const withDisk = ofClass.filter((c) => c.hasDataDisk);
@@ -44,7 +48,7 @@ export function planHostVolumes(where: string, specs: readonly WorkloadSpec[], c
     next.set(cls, i + 1);
     volumes.get(withDisk[i % withDisk.length].name)![s.volume.source] = `${dataDir}/${s.volume.source}`;
   }
-  return { volumes, problems };
+  return { volumes, readOnlyVolumes, problems };
 }
 
 /** Host ports the workloads bind, by node class. */
