@@ -151,3 +151,13 @@ describe("review fixes", () => {
     expect(JSON.parse(f["/etc/platform-bootstrap/dns-policy.json"])).toEqual({ service_prefix: { "": { policy: "read" } } });
   });
 });
+
+describe("federated agents", () => {
+  const secondary: ClusterSettings = { ...cluster, datacenter: "backup", region: "backup", primaryDatacenter: "primary", authoritativeRegion: "primary", replicationToken: "repl", nomadReplicationToken: "nrepl", wanJoin: ["10.10.1.10"] };
+  test("a secondary datacenter's servers point at the primary and replicate its ACLs", () => {
+    const c = consulConfig(secondary, agent(true)) as any;
+    expect(c).toMatchObject({ primary_datacenter: "primary", retry_join_wan: ["10.10.1.10"], acl: { enable_token_replication: true, tokens: { replication: "repl" } } });
+    expect(c.acl.tokens.initial_management).toBeUndefined();
+    expect(nomadConfig(secondary, agent(true))).toMatchObject({ server: { authoritative_region: "primary" }, acl: { replication_token: "nrepl" } });
+  });
+});

@@ -259,3 +259,22 @@ describe("PlatformPolicy", () => {
     expect(errors[0]).toMatch(/policy: output leak exposes a secret .*random_uuid.*; expected sensitive = true/);
   });
 });
+
+describe("federation", () => {
+  test("GIVEN a cluster federated with another WHEN built THEN it shares the primary's CA, keys and ACL secrets, replicates ACLs and does not bootstrap", () => {
+    const app = Testing.app();
+    const a = new TerraformStack(app, "a");
+    const b = new TerraformStack(app, "b");
+    const primary = new ConsulNomadCluster(a, "c", { datacenter: "primary", serverAddresses: ["10.10.1.10", "10.10.1.11", "10.10.1.12"] });
+    const backup = new ConsulNomadCluster(b, "c", { datacenter: "backup", serverAddresses: ["10.20.1.10", "10.20.1.11", "10.20.1.12"], federateWith: primary });
+    expect(backup.ca).toBe(primary.ca);
+    expect(backup.settings).toMatchObject({ primaryDatacenter: "primary", authoritativeRegion: "primary", consulGossipKey: primary.settings.consulGossipKey, nomadGossipKey: primary.settings.nomadGossipKey });
+    expect(backup.bootstrapInputs()).toBeUndefined();
+    expect(primary.bootstrapInputs()).toBeDefined();
+    backup.member({ nodeName: "s1", address: "10.20.1.10", server: true });
+    const json = JSON.parse(Testing.synth(b));
+    expect(json.resource.tls_self_signed_cert).toBeUndefined();
+    expect(json.resource.random_bytes).toBeUndefined();
+    expect(Object.keys(json.resource.tls_locally_signed_cert)).toHaveLength(1);
+  });
+});

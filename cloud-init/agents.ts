@@ -57,6 +57,14 @@ export interface ClusterSettings {
   readonly wanJoin?: readonly string[];
   /** Nomad servers of the federated region. @default - not federated */
   readonly nomadFederation?: readonly string[];
+  /** Consul's ACL primary datacenter. @default the datacenter itself */
+  readonly primaryDatacenter?: string;
+  /** Nomad's authoritative region (ACLs). @default the region itself */
+  readonly authoritativeRegion?: string;
+  /** Token the servers replicate Consul ACLs with, in a secondary datacenter. @default - none */
+  readonly replicationToken?: string;
+  /** Token the servers replicate Nomad ACLs with, in a non-authoritative region. @default - none */
+  readonly nomadReplicationToken?: string;
 }
 
 /** One agent. */
@@ -93,7 +101,7 @@ export function consulConfig(cluster: ClusterSettings, agent: AgentSettings): Re
   const tls = tlsFiles(PATHS.tlsDir);
   return {
     datacenter: cluster.datacenter,
-    primary_datacenter: cluster.datacenter,
+    primary_datacenter: cluster.primaryDatacenter ?? cluster.datacenter,
     node_name: agent.nodeName,
     data_dir: PATHS.consulDataDir,
     bind_addr: agent.address,
@@ -127,9 +135,12 @@ export function consulConfig(cluster: ClusterSettings, agent: AgentSettings): Re
       default_policy: "deny",
       down_policy: "extend-cache",
       enable_token_persistence: true,
+      // In a secondary datacenter, tokens replicate from the primary.
+      ...(cluster.replicationToken ? { enable_token_replication: true } : {}),
       tokens: {
         agent: agent.consulAgentToken,
-        ...(agent.server && agent.consulManagementToken ? { initial_management: agent.consulManagementToken } : {}),
+        ...(agent.server && agent.consulManagementToken && !cluster.primaryDatacenter ? { initial_management: agent.consulManagementToken } : {}),
+        ...(agent.server && cluster.replicationToken ? { replication: cluster.replicationToken } : {}),
       },
     },
     telemetry: { prometheus_retention_time: "60s", disable_hostname: true },
@@ -154,6 +165,7 @@ export function nomadConfig(cluster: ClusterSettings, agent: AgentSettings): Rec
             enabled: true,
             bootstrap_expect: cluster.serverAddresses.length,
             encrypt: cluster.nomadGossipKey,
+            ...(cluster.authoritativeRegion ? { authoritative_region: cluster.authoritativeRegion } : {}),
             server_join: { retry_join: [...cluster.serverAddresses, ...(cluster.nomadFederation ?? [])] },
           },
           autopilot: { cleanup_dead_servers: true, last_contact_threshold: "200ms", max_trailing_logs: 250, server_stabilization_time: "10s" },
@@ -175,7 +187,7 @@ export function nomadConfig(cluster: ClusterSettings, agent: AgentSettings): Rec
           },
           plugin: [{ docker: { config: { allow_privileged: false, volumes: { enabled: false } } } }],
         }),
-    acl: { enabled: true },
+    acl: { enabled: true, ...(agent.server && cluster.nomadReplicationToken ? { replication_token: cluster.nomadReplicationToken } : {}) },
     tls: { http: true, rpc: true, ...tls, verify_server_hostname: true, verify_https_client: false },
     consul: {
       // Workloads log in to Consul with their Nomad workload identity (auth method nomad-workloads).

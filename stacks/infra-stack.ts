@@ -78,6 +78,8 @@ export class InfraStack extends TerraformStack {
       region: site.datacenter,
       serverAddresses: site.servers.map((s) => s.fixedIp as string),
       ...(peer ? { wanJoin: peer.servers.map((s) => s.fixedIp as string), nomadFederation: peer.servers.map((s) => `${s.fixedIp}:${CLUSTER_PORTS.nomadSerf}`) } : {}),
+      // The site that dials the tunnel federates with the other: one CA, keys and ACLs.
+      ...(site.initiatesTunnel && props.peerStack ? { federateWith: props.peerStack.cluster } : {}),
     });
 
     // Every VM is a Consul member: LAN gossip between members.

@@ -14,6 +14,13 @@ export interface ConsulNomadClusterProps {
   readonly wanJoin?: readonly string[];
   /** Nomad servers of a federated region. @default - none */
   readonly nomadFederation?: readonly string[];
+  /**
+   * The primary cluster this one federates with: its CA, gossip keys and ACL secrets are shared
+   * (cross-stack references), its datacenter is the ACL primary and its region Nomad's
+   * authoritative one; ACLs replicate from it, so this cluster does not bootstrap them.
+   * @default - a cluster of its own
+   */
+  readonly federateWith?: ConsulNomadCluster;
 }
 
 export interface MemberOptions {
@@ -61,9 +68,13 @@ export class ConsulNomadCluster extends Construct {
   readonly consulManagementToken: SecretToken;
   /** Nomad's bootstrap management token (sensitive). */
   readonly nomadManagementToken: SecretToken;
+  /** The primary cluster, when this one is federated with it. */
+  readonly primary?: ConsulNomadCluster;
   private readonly consulAgentToken: SecretToken;
   private readonly nomadConsulToken: SecretToken;
   private readonly certs: Construct;
+  private readonly consulGossipKey: string;
+  private readonly nomadGossipKey: string;
 
   constructor(scope: Construct, id: string, props: ConsulNomadClusterProps) {
     super(scope, id);
@@ -71,23 +82,39 @@ export class ConsulNomadCluster extends Construct {
     if (n < 3 || n % 2 === 0) {
       throw new Error(`ConsulNomadCluster ${props.datacenter}: serverAddresses has ${n} servers; expected an odd number, at least 3, for a Raft quorum that survives the loss of a server`);
     }
-    this.ca = new ClusterCa(this, "ca", { commonName: `${props.datacenter} cluster CA` });
-    const consulGossip = new GossipKey(this, "consul-gossip");
-    const nomadGossip = new GossipKey(this, "nomad-gossip");
-    const tokens = new Construct(this, "tokens");
-    this.consulManagementToken = new SecretToken(tokens, "consul-management");
-    this.consulAgentToken = new SecretToken(tokens, "consul-agent");
-    this.nomadConsulToken = new SecretToken(tokens, "nomad-consul");
-    this.nomadManagementToken = new SecretToken(tokens, "nomad-management");
+    const primary = props.federateWith;
+    this.primary = primary;
+    if (primary) {
+      // One CA, one pair of gossip keys, one set of ACL secrets for the federation.
+      this.ca = primary.ca;
+      this.consulGossipKey = primary.consulGossipKey;
+      this.nomadGossipKey = primary.nomadGossipKey;
+      this.consulManagementToken = primary.consulManagementToken;
+      this.consulAgentToken = primary.consulAgentToken;
+      this.nomadConsulToken = primary.nomadConsulToken;
+      this.nomadManagementToken = primary.nomadManagementToken;
+    } else {
+      this.ca = new ClusterCa(this, "ca", { commonName: `${props.datacenter} cluster CA` });
+      this.consulGossipKey = new GossipKey(this, "consul-gossip").base64;
+      this.nomadGossipKey = new GossipKey(this, "nomad-gossip").base64;
+      const tokens = new Construct(this, "tokens");
+      this.consulManagementToken = new SecretToken(tokens, "consul-management");
+      this.consulAgentToken = new SecretToken(tokens, "consul-agent");
+      this.nomadConsulToken = new SecretToken(tokens, "nomad-consul");
+      this.nomadManagementToken = new SecretToken(tokens, "nomad-management");
+    }
     this.certs = new Construct(this, "agents");
     this.settings = {
       datacenter: props.datacenter,
       region: props.region ?? props.datacenter,
       serverAddresses: props.serverAddresses,
-      consulGossipKey: consulGossip.base64,
-      nomadGossipKey: nomadGossip.base64,
+      consulGossipKey: this.consulGossipKey,
+      nomadGossipKey: this.nomadGossipKey,
       ...(props.wanJoin ? { wanJoin: props.wanJoin } : {}),
       ...(props.nomadFederation ? { nomadFederation: props.nomadFederation } : {}),
+      ...(primary
+        ? { primaryDatacenter: primary.settings.datacenter, authoritativeRegion: primary.settings.region, replicationToken: this.consulManagementToken.value, nomadReplicationToken: this.nomadManagementToken.value }
+        : {}),
     };
   }
 
@@ -111,8 +138,9 @@ export class ConsulNomadCluster extends Construct {
     return { cluster: this.settings, agent };
   }
 
-  /** What the bootstrapping server needs. */
-  bootstrapInputs(): BootstrapInputs {
+  /** What the bootstrapping server needs; none on a federated cluster (its ACLs replicate from the primary). */
+  bootstrapInputs(): BootstrapInputs | undefined {
+    if (this.primary) return undefined;
     return { agentPolicy: { ...CONSUL_AGENT_POLICY }, nomadPolicy: { ...CONSUL_NOMAD_POLICY }, dnsPolicy: { ...CONSUL_DNS_POLICY }, nomadManagementToken: this.nomadManagementToken.value };
   }
 }
