@@ -5,6 +5,9 @@ import * as path from "node:path";
 import { App, Aspects, Testing } from "cdktf";
 import { PlatformPolicy } from "../constructs/policy/platform-policy";
 import { buildDeployment } from "../stacks/deployment";
+import { InfraStack } from "../stacks/infra-stack";
+import { PlatformStack } from "../stacks/platform-stack";
+import { collectErrors } from "../stacks/synth";
 import { parseDeployment } from "../config/deployment";
 import { defaultDeployment, editedYaml, ROOT } from "./helpers";
 
@@ -163,5 +166,37 @@ describe("values Terraform fills in", () => {
       const auth = Object.values(json.resource.consul_acl_auth_method)[0] as { config_json: string };
       expect(auth.config_json).toMatch(/^\$\{jsonencode\(\{/);
     }
+  });
+});
+
+describe("errors the stacks report", () => {
+  const extra = {
+    name: "odd",
+    description: "odd",
+    image: "nginx",
+    version: "1",
+    resources: { cpuMhz: 10, memoryMb: 16 },
+    count: 1,
+    port: { containerPort: 80 },
+  };
+
+  test("fails on host ports on a node class no VM has", () => {
+    const app = Testing.app();
+    const deployment = defaultDeployment();
+    const site = deployment.sites[0];
+    const infra = new InfraStack(app, "x-infra", { deployment, site, workloads: [{ ...extra, nodeClass: "gpu", hostPorts: [{ label: "http", port: 8080, from: "anywhere" }] }] });
+    Testing.synth(infra);
+    expect(collectErrors(infra)).toContainEqual(expect.stringContaining('site primary: workloads bind host ports on node class "gpu", which no VM has; expected production or ingress'));
+  });
+
+  test("fails on a secret the platform stack has no source for", () => {
+    const app = Testing.app();
+    const deployment = defaultDeployment();
+    const site = deployment.sites[0];
+    const workloads = [{ ...extra, files: [{ destination: "secrets/x.env", content: '{{ with nomadVar "nomad/jobs/odd" }}X={{ .api_key }}{{ end }}', env: true }] }];
+    const infra = new InfraStack(app, "x-infra", { deployment, site, workloads });
+    const platform = new PlatformStack(app, "x-platform", { deployment, site, infra, workloads });
+    Testing.synth(platform);
+    expect(collectErrors(platform)).toContainEqual(expect.stringContaining('variable nomad/jobs/odd (read by odd): no source for secret "api_key"; expected a key ending in _password or _token (generated), ingress_tls_*, backup_s3_*, or a snapshot token'));
   });
 });

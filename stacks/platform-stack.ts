@@ -10,6 +10,7 @@ import { DeploymentConfig, SiteConfig } from "../config/deployment";
 import { Password, PrivateKey, RandomProvider, SelfSignedCert, TlsProvider } from "../constructs/openstack/l1";
 import { Autoscaler, autoscalerAclPolicyJson } from "../constructs/workloads/autoscaler";
 import { Monitoring } from "../constructs/workloads/monitoring";
+import { Backups } from "../constructs/workloads/backups";
 import { capacityProblems } from "../constructs/workloads/capacity";
 import { nomadVariablesFor } from "../constructs/workloads/data";
 import { Platform } from "../constructs/workloads/platform";
@@ -111,7 +112,7 @@ export class PlatformStack extends TerraformStack {
     const generated = new Map<string, string>();
     const sensitive = new Map<string, string>();
     let cert: { certPem: string; keyPem: string } | undefined;
-    const value = (key: string, where: string): string | undefined => {
+    const value = (key: string, path: string, where: string): string | undefined => {
       if (key === CLUSTER_CA_KEY) return infra.cluster.ca.certPem;
       if (key === "consul_snapshot_token") return infra.cluster.consulManagementToken.value;
       if (key === "nomad_snapshot_token") return infra.cluster.nomadManagementToken.value;
@@ -129,7 +130,7 @@ export class PlatformStack extends TerraformStack {
       }
       if (GENERATED_KEY.test(key)) {
         // One secret per service and key: a database and its backup job share it, two databases do not.
-        const service = where.replace(/^variable nomad\/jobs\/(backup-)?/, "").replace(/ .*$/, "");
+        const service = path.replace(/^nomad\/jobs\//, "").replace(new RegExp(`^${Backups.JOB_PREFIX}`), "");
         const serviceScope = (scope.node.tryFindChild(service) as Construct | undefined) ?? new Construct(scope, service);
         if (!serviceScope.node.tryFindChild(key)) generated.set(`${service}/${key}`, new Password(serviceScope, key, { length: 32, special: false }).result);
         return generated.get(`${service}/${key}`);
@@ -149,7 +150,7 @@ export class PlatformStack extends TerraformStack {
     for (const [path, { keys, readers }] of [...byPath.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       const items: Record<string, string> = {};
       for (const key of [...keys].sort()) {
-        const v = value(key, `variable ${path} (read by ${readers.join(", ")})`);
+        const v = value(key, path, `variable ${path} (read by ${readers.join(", ")})`);
         if (v !== undefined) items[key] = v;
       }
       new NomadVariable(vars, path.replace(/\//g, "-"), { path, items });

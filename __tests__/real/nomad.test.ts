@@ -11,9 +11,6 @@
  *
  * Runs only with REAL_TESTS=1. A missing `nomad` binary fails the suite, it never skips it.
  */
-import { ChildProcess, spawn } from "node:child_process";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import {
   AddressMode,
   Affinity,
@@ -55,7 +52,7 @@ import {
   Volume,
   WorkloadIdentity,
 } from "../../constructs/nomad";
-import { describeRun, makeTempDir, removeDir, requireTool, run, RunResult, writeFile, freePort, sleep } from "./real-helpers";
+import { describeRun, makeTempDir, removeDir, run, RunResult, writeFile, NomadDevAgent, startNomadDevAgent } from "./real-helpers";
 
 const d = process.env.REAL_TESTS === "1" ? describe : describe.skip;
 
@@ -392,8 +389,7 @@ function differences(actual: Json, expected: Json, at: string): string[] {
 
 d("Nomad job model against a real Nomad agent", () => {
   let dir: string | undefined;
-  let agent: ChildProcess | undefined;
-  let agentLog = "";
+  let nomadAgent: NomadDevAgent | undefined;
   let addr = "";
 
   /** Runs the nomad CLI against the test agent. */
@@ -422,55 +418,9 @@ d("Nomad job model against a real Nomad agent", () => {
   }
 
   beforeAll(async () => {
-    const bin = requireTool("nomad");
     dir = makeTempDir("nomad-real");
-    const [http, rpc, serf, consul] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    // Loopback only, random ports, a temp data dir; Consul pointed at a closed port so this agent
-    // never registers anything in a Consul some other test may run; no cloud metadata
-    // fingerprinting (it probes metadata endpoints, and env_aws fails when AWS_CA_BUNDLE is set).
-    const config = writeFile(
-      dir,
-      "agent.json",
-      JSON.stringify(
-        {
-          data_dir: path.join(dir, "data"),
-          bind_addr: "127.0.0.1",
-          ports: { http, rpc, serf },
-          consul: { address: `127.0.0.1:${consul}`, auto_advertise: false, server_auto_join: false, client_auto_join: false },
-          disable_update_check: true,
-          client: { options: { "fingerprint.denylist": "env_aws,env_gce,env_azure,env_digitalocean" } },
-        },
-        null,
-        2,
-      ),
-    );
-    addr = `http://127.0.0.1:${http}`;
-    const logFile = path.join(dir, "agent.log");
-    const out = fs.openSync(logFile, "w");
-    agent = spawn(bin, ["agent", "-dev", "-bind=127.0.0.1", "-network-interface=lo", `-config=${config}`], { stdio: ["ignore", out, out] });
-    fs.closeSync(out);
-    let exited: string | undefined;
-    agent.on("exit", (code, signal) => (exited = `exited with ${code ?? signal}`));
-
-    const deadline = Date.now() + 90_000;
-    let last = "";
-    for (;;) {
-      if (exited) break;
-      try {
-        const health = await fetch(`${addr}/v1/agent/health`);
-        const leader = await fetch(`${addr}/v1/status/leader`).then((r) => r.text());
-        last = `health ${health.status}, leader ${leader}`;
-        if (health.status === 200 && /:\d+"?$/.test(leader.trim())) break;
-      } catch (e) {
-        last = String(e);
-      }
-      if (Date.now() > deadline) break;
-      await sleep(500);
-    }
-    agentLog = fs.readFileSync(logFile, "utf8");
-    if (exited || Date.now() > deadline) {
-      throw new Error(`nomad agent did not become healthy (${exited ?? last}); log:\n${agentLog.slice(-4000)}`);
-    }
+    nomadAgent = await startNomadDevAgent(dir, "agent");
+    addr = nomadAgent.addr;
 
     // memoryMaxMb is only honoured (and accepted without a warning) with memory oversubscription on,
     // as on the platform's clusters.
@@ -480,12 +430,7 @@ d("Nomad job model against a real Nomad agent", () => {
   }, 120_000);
 
   afterAll(async () => {
-    if (agent && agent.exitCode === null && agent.signalCode === null) {
-      const done = new Promise((r) => agent?.once("exit", r));
-      agent.kill("SIGINT");
-      const timedOut = await Promise.race([done.then(() => false), sleep(15_000).then(() => true)]);
-      if (timedOut) agent.kill("SIGKILL");
-    }
+    await nomadAgent?.stop();
     removeDir(dir);
   }, 30_000);
 

@@ -19,8 +19,6 @@
  * Runs only with REAL_TESTS=1. A missing tool fails the suite, it never skips it. Debian packages:
  * prometheus (promtool), prometheus-alertmanager (amtool); plus openssl, go, and the toolchain's nomad.
  */
-import { ChildProcess, spawn } from "node:child_process";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { Monitoring, alertRules, alertmanagerConfig, grafanaDatasources, jobsDashboard, monitoringWorkloads, nodeOverviewDashboard, prometheusConfig } from "../../constructs/workloads/monitoring";
@@ -28,7 +26,7 @@ import { Logging, NOMAD_NODE_IP, lokiConfig, loggingWorkloads, renderYaml, vecto
 import { Autoscaler, autoscalerAclPolicyJson, autoscalerConfig, autoscalerWorkload } from "../../constructs/workloads/autoscaler";
 import { WorkloadSpec } from "../../constructs/workloads/spec";
 import { workloadJob } from "../../constructs/workloads/workload";
-import { createCa, describeRun, makeTempDir, removeDir, requireTool, run, RunResult, runOk, writeFile, freePort, sleep } from "./real-helpers";
+import { createCa, describeRun, makeTempDir, removeDir, requireTool, run, RunResult, runOk, writeFile, freePort, sleep, NomadDevAgent, startNomadDevAgent } from "./real-helpers";
 
 const d = process.env.REAL_TESTS === "1" ? describe : describe.skip;
 
@@ -334,7 +332,7 @@ d("observability configs with their real tools", () => {
   // A real ACL-enabled Nomad agent: job validation and the Autoscaler's ACL policy
 
   describe("against a real ACL-enabled Nomad agent", () => {
-    let agent: ChildProcess | undefined;
+    let nomadAgent: NomadDevAgent | undefined;
     let addr = "";
     let token = "";
     let agentLog = "";
@@ -345,67 +343,23 @@ d("observability configs with their real tools", () => {
 
     beforeAll(async () => {
       if (!dir || !renderer) throw new Error("real tests: the suite's setup failed (see the first error); no Nomad agent started");
-      const bin = requireTool("nomad");
-      const [http, rpc, serf, consul] = [await freePort(), await freePort(), await freePort(), await freePort()];
-      const data = path.join(dir, "nomad-agent");
-      // Loopback only, random ports, a temp data dir, ACLs on; Consul at a closed port; no cloud
-      // metadata fingerprinting.
-      const config = writeFile(
-        dir,
-        "nomad-agent.json",
-        JSON.stringify({
-          data_dir: data,
-          bind_addr: "127.0.0.1",
-          ports: { http, rpc, serf },
-          acl: { enabled: true },
-          consul: { address: `127.0.0.1:${consul}`, auto_advertise: false, server_auto_join: false, client_auto_join: false },
-          disable_update_check: true,
-          client: { options: { "fingerprint.denylist": "env_aws,env_gce,env_azure,env_digitalocean" } },
-        }),
-      );
-      addr = `http://127.0.0.1:${http}`;
-      const logFile = path.join(dir, "nomad-agent.log");
-      const out = fs.openSync(logFile, "w");
-      agent = spawn(bin, ["agent", "-dev", "-bind=127.0.0.1", "-network-interface=lo", `-config=${config}`], { stdio: ["ignore", out, out] });
-      fs.closeSync(out);
-      let exited: string | undefined;
-      agent.on("exit", (code, signal) => (exited = `exited with ${code ?? signal}`));
-      const deadline = Date.now() + 90_000;
+      nomadAgent = await startNomadDevAgent(dir, "nomad-agent", { acl: { enabled: true } });
+      addr = nomadAgent.addr;
+      const deadline = Date.now() + 60_000;
       let last = "";
-      for (;;) {
-        if (exited) break;
-        try {
-          const leader = await fetch(`${addr}/v1/status/leader`).then((r) => r.text());
-          last = `leader ${leader}`;
-          if (/:\d+"?$/.test(leader.trim())) {
-            const res = await fetch(`${addr}/v1/acl/bootstrap`, { method: "POST" });
-            const body = await res.text();
-            last = `bootstrap ${res.status} ${body}`;
-            if (res.status === 200) {
-              token = JSON.parse(body).SecretID;
-              break;
-            }
-          }
-        } catch (e) {
-          last = String(e);
-        }
-        if (Date.now() > deadline) break;
-        await sleep(500);
+      while (!token && Date.now() < deadline) {
+        const res = await fetch(`${addr}/v1/acl/bootstrap`, { method: "POST" });
+        const body = await res.text();
+        last = `bootstrap ${res.status} ${body}`;
+        if (res.status === 200) token = JSON.parse(body).SecretID;
+        else await sleep(500);
       }
-      agentLog = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : "";
-      if (!token) throw new Error(`nomad agent not ready or not bootstrapped (${exited ?? last}); log:\n${agentLog.slice(-4000)}`);
+      agentLog = nomadAgent.log();
+      if (!token) throw new Error(`nomad agent not bootstrapped (${last}); log:\n${agentLog.slice(-4000)}`);
     }, 120_000);
 
     afterAll(async () => {
-      if (agent && agent.exitCode === null && agent.signalCode === null) {
-        const done = new Promise((r) => agent?.once("exit", r));
-        agent.kill("SIGINT");
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 15_000)));
-        const timedOut = await Promise.race([done.then(() => false), timeout]);
-        clearTimeout(timer);
-        if (timedOut) agent.kill("SIGKILL");
-      }
+      await nomadAgent?.stop();
     }, 30_000);
 
     test("nomad job validate -json against the agent accepts the job of every workload", () => {

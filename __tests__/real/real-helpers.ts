@@ -3,7 +3,7 @@
  * must be present (a missing tool fails the test, it never skips it), and real secrets made with
  * the real tools (openssl certificates, WireGuard keys, gossip keys).
  */
-import { spawnSync, SpawnSyncOptions } from "node:child_process";
+import { ChildProcess, spawn, spawnSync, SpawnSyncOptions } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -234,3 +234,80 @@ export function freePort(): Promise<number> {
 
 /** Waits `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A Nomad agent in dev mode started by a test. */
+export interface NomadDevAgent {
+  /** http://127.0.0.1:<port> */
+  readonly addr: string;
+  readonly process: ChildProcess;
+  /** The agent's output so far. */
+  log(): string;
+  /** SIGINT, then SIGKILL after 15 s. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `nomad agent -dev` on loopback with random ports and a data dir under `dir`, and waits
+ * (90 s at most) until it has a leader and, without ACLs, reports healthy. Consul points at a
+ * closed port so the agent never registers in a Consul another test runs; cloud metadata
+ * fingerprinting is off (env_aws fails when AWS_CA_BUNDLE is set). `extra` is merged into the
+ * agent's config (e.g. `{ acl: { enabled: true } }`).
+ */
+export async function startNomadDevAgent(dir: string, name: string, extra: Record<string, unknown> = {}): Promise<NomadDevAgent> {
+  const bin = requireTool("nomad");
+  const [http, rpc, serf, consul] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const config = writeFile(
+    dir,
+    `${name}.json`,
+    JSON.stringify(
+      {
+        data_dir: path.join(dir, name),
+        bind_addr: "127.0.0.1",
+        ports: { http, rpc, serf },
+        consul: { address: `127.0.0.1:${consul}`, auto_advertise: false, server_auto_join: false, client_auto_join: false },
+        disable_update_check: true,
+        client: { options: { "fingerprint.denylist": "env_aws,env_gce,env_azure,env_digitalocean" } },
+        ...extra,
+      },
+      null,
+      2,
+    ),
+  );
+  const addr = `http://127.0.0.1:${http}`;
+  const logFile = path.join(dir, `${name}.log`);
+  const out = fs.openSync(logFile, "w");
+  const agent = spawn(bin, ["agent", "-dev", "-bind=127.0.0.1", "-network-interface=lo", `-config=${config}`], { stdio: ["ignore", out, out] });
+  fs.closeSync(out);
+  let exited: string | undefined;
+  agent.on("exit", (code, signal) => (exited = `exited with ${code ?? signal}`));
+  const log = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : "");
+  const stop = async () => {
+    if (agent.exitCode !== null || agent.signalCode !== null) return;
+    const done = new Promise((r) => agent.once("exit", r));
+    agent.kill("SIGINT");
+    const timedOut = await Promise.race([done.then(() => false), sleep(15_000).then(() => true)]);
+    if (timedOut) agent.kill("SIGKILL");
+  };
+  const acl = (extra.acl as { enabled?: boolean } | undefined)?.enabled === true;
+  const deadline = Date.now() + 90_000;
+  let last = "";
+  for (;;) {
+    if (exited) break;
+    try {
+      const leader = await fetch(`${addr}/v1/status/leader`).then((r) => r.text());
+      last = `leader ${leader}`;
+      if (/:\d+"?$/.test(leader.trim())) {
+        if (acl) return { addr, process: agent, log, stop };
+        const health = await fetch(`${addr}/v1/agent/health`);
+        last = `health ${health.status}, ${last}`;
+        if (health.status === 200) return { addr, process: agent, log, stop };
+      }
+    } catch (e) {
+      last = String(e);
+    }
+    if (Date.now() > deadline) break;
+    await sleep(500);
+  }
+  await stop();
+  throw new Error(`nomad agent did not become ready (${exited ?? last}); log:\n${log().slice(-4000)}`);
+}
