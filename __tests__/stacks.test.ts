@@ -2,8 +2,10 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { App, Aspects, Testing } from "cdktf";
+import { App, Aspects, TerraformStack, Testing } from "cdktf";
 import { PlatformPolicy } from "../constructs/policy/platform-policy";
+import { Platform } from "../constructs/workloads/platform";
+import { ServiceProtocol } from "../constructs/consul/mesh";
 import { buildDeployment } from "../stacks/deployment";
 import { InfraStack } from "../stacks/infra-stack";
 import { PlatformStack } from "../stacks/platform-stack";
@@ -198,5 +200,74 @@ describe("errors the stacks report", () => {
     const platform = new PlatformStack(app, "x-platform", { deployment, site, infra, workloads });
     Testing.synth(platform);
     expect(collectErrors(platform)).toContainEqual(expect.stringContaining('variable nomad/jobs/odd (read by odd): no source for secret "api_key"; expected a key ending in _password or _token (generated), ingress_tls_*, backup_s3_*, or a snapshot token'));
+  });
+});
+
+describe("a federation's global objects belong to its primary site's platform stack", () => {
+  const FEDERATION_WIDE = ["consul_acl_policy", "consul_acl_role", "consul_config_entry_service_defaults", "consul_config_entry_service_intentions", "nomad_acl_policy"];
+  const platformJson = (deployment: ReturnType<typeof parseDeployment>, site: string) => JSON.parse(Testing.synth(buildDeployment(Testing.app(), deployment).get(site)!.platform));
+  const byName = (json: any, type: string) => Object.fromEntries(Object.values(json.resource[type] ?? {}).map((r: any) => [r.name, r]));
+  const hello = { name: "hello", image: "nginxdemos/hello", version: "0.4", cpuMhz: 100, memoryMb: 64, port: 80, healthPath: "/" };
+
+  test("GIVEN the default federation THEN the backup's stack owns only what is local to its datacenter", () => {
+    const backup = platformJson(defaultDeployment(), "backup");
+    expect(FEDERATION_WIDE.filter((t) => Object.keys(backup.resource[t] ?? {}).length > 0)).toEqual([]);
+    for (const t of ["nomad_job", "nomad_variable", "consul_acl_auth_method", "consul_acl_binding_rule", "consul_prepared_query"]) expect({ t, n: Object.keys(backup.resource[t] ?? {}).length > 0 }).toEqual({ t, n: true });
+  });
+
+  test("GIVEN the default federation THEN the primary's workload policies are valid in every datacenter the workload runs in", () => {
+    const primary = platformJson(defaultDeployment(), "primary");
+    const policies = byName(primary, "consul_acl_policy");
+    expect(policies["workload-fleet-api"].datacenters).toEqual(["primary", "backup"]);
+    expect(Object.values(policies).filter((p: any) => p.datacenters.join() !== "primary,backup").map((p: any) => p.name)).toEqual([]);
+    expect(Object.keys(byName(primary, "nomad_acl_policy"))).toEqual(["nomad-autoscaler"]);
+  });
+
+  test("GIVEN an app declared in the backup site only THEN the primary's stack owns its policy, role and service-defaults, valid in the backup only, and the backup runs its job", () => {
+    const deployment = parseDeployment(editedYaml((d) => (d.sites[1].platform.apps = [hello])));
+    const primary = platformJson(deployment, "primary");
+    const backup = platformJson(deployment, "backup");
+    expect(byName(primary, "consul_acl_policy")["workload-hello"].datacenters).toEqual(["backup"]);
+    expect(byName(primary, "consul_acl_role")["workload-hello"]).toBeDefined();
+    expect(byName(primary, "consul_config_entry_service_defaults").hello.protocol).toBe("http");
+    const jobs = (json: any) => Object.values(json.resource.nomad_job).map((j: any) => JSON.parse(j.jobspec).Job.ID);
+    expect([jobs(primary).includes("hello"), jobs(backup).includes("hello")]).toEqual([false, true]);
+  });
+
+  test("GIVEN an app that calls other services in each site THEN each datacenter gets a policy of its own, linked by the one role", () => {
+    const deployment = parseDeployment(
+      editedYaml((d) => {
+        d.sites[0].platform.apps = [{ ...hello, dependsOn: [{ service: "fleet-api", localPort: 9100 }] }];
+        d.sites[1].platform.apps = [{ ...hello, dependsOn: [{ service: "community-wiki", localPort: 9100 }] }];
+      }),
+    );
+    const primary = platformJson(deployment, "primary");
+    const policies = byName(primary, "consul_acl_policy");
+    expect({ main: policies["workload-hello"].datacenters, other: policies["workload-hello_backup"].datacenters }).toEqual({ main: ["primary"], other: ["backup"] });
+    expect(JSON.parse(policies["workload-hello_backup"].rules).service).toEqual({ "community-wiki": { policy: "read" } });
+    expect(byName(primary, "consul_acl_role")["workload-hello"].policies).toHaveLength(2);
+    // The intentions of both sites: the wiki may be called by hello (from the backup), fleet-api too (from the primary).
+    const intentions = byName(primary, "consul_config_entry_service_intentions");
+    expect(intentions["community-wiki"].sources.map((s: any) => s.name)).toContain("hello");
+    expect(intentions["fleet-api"].sources.map((s: any) => s.name)).toContain("hello");
+  });
+
+  test("fails when one service has two protocols in the federation, naming both datacenters", () => {
+    const app = Testing.app();
+    const spec = (protocol: ServiceProtocol) => ({ name: "svc", description: "a service", image: "x/y", version: "1", resources: { cpuMhz: 100, memoryMb: 64 }, port: { containerPort: 80, protocol } });
+    const stack = new TerraformStack(app, "protocols");
+    new Platform(stack, "platform", {
+      workloads: [spec(ServiceProtocol.HTTP)],
+      datacenter: "primary",
+      nomadAddress: "https://10.0.0.1:4646",
+      caPem: "ca",
+      globalObjectsFor: [
+        { datacenter: "primary", workloads: [spec(ServiceProtocol.HTTP)] },
+        { datacenter: "backup", workloads: [spec(ServiceProtocol.TCP)] },
+      ],
+    });
+    expect(collectErrors(stack)).toEqual([
+      "protocols/platform: workload svc: protocol http in datacenter primary, tcp in backup; expected one protocol, since its service-defaults are shared by the federation",
+    ]);
   });
 });

@@ -3,7 +3,9 @@
  *
  * - Terraform: the one on PATH when it is new enough, else the pinned release built with Go.
  * - The Terraform providers the stacks use, built with Go from their modules and laid out as a
- *   filesystem mirror, plus a CLI config that installs only from that mirror.
+ *   filesystem mirror, plus a CLI config that installs only from that mirror. A provider pinned
+ *   with a source archive is built from the module proxy where the proxy serves it, and from
+ *   the archive (sha256 checked) where it does not.
  * - Consul and Nomad agents, built with Go.
  * - The Debian packages the real tests call.
  *
@@ -11,12 +13,14 @@
  * second run only checks what is there. `.toolchain/env` (git-ignored) is written last; source it.
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
 const ROOT = path.resolve(__dirname, "..");
-const VERSIONS_FILE = path.join(ROOT, "toolchain", "versions.json");
+/** The pins; TOOLCHAIN_VERSIONS names another file (the toolchain's own tests use it). */
+const VERSIONS_FILE = process.env.TOOLCHAIN_VERSIONS ? path.resolve(process.env.TOOLCHAIN_VERSIONS) : path.join(ROOT, "toolchain", "versions.json");
 
 interface GoModule {
   readonly module: string;
@@ -27,12 +31,21 @@ interface GoModule {
   /** Package to build, relative to the module root. @default "." */
   readonly package?: string;
 }
+/** A source archive (`git archive` of a release tag) that stands in for a module the proxy does not serve. */
+interface SourceArchive {
+  /** Path from the repository root, e.g. `../shared/third_party/<file>.tar.gz`; unpacks into one folder named like the file. */
+  readonly path: string;
+  readonly sha256: string;
+}
 interface ProviderPin {
   readonly source: string;
   readonly version: string;
   readonly module: string;
+  /** A version, or a commit hash that the proxy resolves to its pseudo-version. */
   readonly moduleVersion: string;
   readonly sum?: string;
+  /** Built from this when the module proxy does not serve `module@moduleVersion`. @default - the proxy only */
+  readonly archive?: SourceArchive;
 }
 interface Versions {
   readonly go: { readonly minimum: string };
@@ -86,7 +99,7 @@ function which(cmd: string): string | undefined {
 }
 
 /** Environment for every go command: no toolchain downloads, modules only through the proxy. */
-function goEnv(mod: string, cgo = false): NodeJS.ProcessEnv {
+function goEnv(mod?: string, cgo = false): NodeJS.ProcessEnv {
   return {
     ...process.env,
     GOTOOLCHAIN: "local",
@@ -98,13 +111,33 @@ function goEnv(mod: string, cgo = false): NodeJS.ProcessEnv {
   };
 }
 
-/** Downloads a module version through the Go proxy, checks its pinned sum, returns its folder. */
-function download(m: GoModule): { dir: string; origin: { hash?: string; time?: string } } {
+interface Downloaded {
+  readonly dir: string;
+  readonly origin: { hash?: string; time?: string };
+}
+
+/**
+ * Downloads a module version through the Go proxy, checks its pinned sum, returns its folder.
+ * With `optional`, a module the proxy does not serve returns undefined instead of failing. A
+ * module pinned without a sum is checked by the go command against the checksum database.
+ */
+function download(m: GoModule, optional = false): Downloaded | undefined {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "toolchain-dl-"));
   try {
-    const out = run("go", ["mod", "download", "-json", `${m.module}@${m.version}`], { cwd: tmp, env: goEnv(m.module) });
-    const info = JSON.parse(out) as { Dir?: string; Sum?: string; Error?: string; Info?: string; Origin?: { Hash?: string } };
-    if (info.Error || !info.Dir) fail(`go mod download ${m.module}@${m.version}: ${info.Error ?? "no folder"}`);
+    const res = spawnSync("go", ["mod", "download", "-json", `${m.module}@${m.version}`], { cwd: tmp, env: m.sum ? goEnv(m.module) : goEnv(), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    let info: { Dir?: string; Sum?: string; Error?: string; Info?: string; Origin?: { Hash?: string } } = {};
+    try {
+      info = JSON.parse(res.stdout);
+    } catch {
+      info = { Error: (res.stderr || res.error?.message || `exited ${res.status}`).trim() };
+    }
+    if (info.Error || !info.Dir) {
+      if (optional) {
+        log(`the module proxy does not serve ${m.module}@${m.version}: ${(info.Error ?? "no folder").split("\n")[0]}`);
+        return undefined;
+      }
+      fail(`go mod download ${m.module}@${m.version}: ${info.Error ?? "no folder"}`);
+    }
     if (m.sum && info.Sum !== m.sum) {
       fail(`${m.module}@${m.version}: sum ${info.Sum} does not match the pinned ${m.sum} in toolchain/versions.json`);
     }
@@ -120,15 +153,20 @@ function download(m: GoModule): { dir: string; origin: { hash?: string; time?: s
  * and built there with its own go.mod, so that replace directives are honoured (they are not
  * with `go install module@version`).
  */
-function buildModule(m: GoModule, dest: string, ldflags: string[] = []): void {
-  const { dir, origin } = download(m);
+function buildModule(m: GoModule, dest: string, ldflags: string[] = [], archive?: SourceArchive): void {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "toolchain-build-"));
   try {
-    fs.cpSync(dir, work, { recursive: true });
-    run("chmod", ["-R", "u+w", work]);
-    fixMissingLocalReplaces(work, m, origin);
+    const downloaded = download(m, archive !== undefined);
+    let from = `${m.module}@${m.version}`;
+    if (downloaded) {
+      fs.cpSync(downloaded.dir, work, { recursive: true });
+      run("chmod", ["-R", "u+w", work]);
+      fixMissingLocalReplaces(work, m, downloaded.origin);
+    } else {
+      from = `${unpackArchive(archive as SourceArchive, work)} (source archive)`;
+    }
     const t0 = Date.now();
-    log(`building ${m.module}@${m.version} (this takes minutes the first time)`);
+    log(`building ${from} (this takes minutes the first time)`);
     const tmpOut = `${dest}.tmp`;
     fs.mkdirSync(path.dirname(dest), { recursive: true });
     run("go", ["build", "-trimpath", `-ldflags=-s -w ${ldflags.join(" ")}`.trim(), "-o", tmpOut, m.package ?? "."], { cwd: work, env: goEnv(m.module, m.cgo) });
@@ -137,6 +175,26 @@ function buildModule(m: GoModule, dest: string, ldflags: string[] = []): void {
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** sha256 of a file, hex. */
+function sha256Of(file: string): string {
+  return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+}
+
+/**
+ * Checks a source archive's sha256 and unpacks its one top folder's content into `work`
+ * (writable). Returns the archive's path. A missing archive or a wrong sum fails in one line.
+ */
+function unpackArchive(archive: SourceArchive, work: string): string {
+  const file = path.resolve(ROOT, archive.path);
+  if (!fs.existsSync(file)) fail(`source archive ${archive.path} (${file}) is missing: toolchain/versions.json names it because the module proxy does not serve this module`);
+  const found = sha256Of(file);
+  if (found !== archive.sha256) fail(`source archive ${archive.path}: sha256 ${found}, expected ${archive.sha256} (toolchain/versions.json)`);
+  const top = path.basename(file).replace(/\.tar\.gz$|\.tgz$/, "");
+  run("tar", ["-xzf", file, "-C", work, "--strip-components=1", `${top}/`]);
+  run("chmod", ["-R", "u+w", work]);
+  return archive.path;
 }
 
 /**
@@ -214,7 +272,7 @@ function ensureProviders(mirror: string): void {
     const [host, ns, type] = p.source.split("/");
     const dir = path.join(mirror, host, ns, type, p.version, target);
     const bin = path.join(dir, `terraform-provider-${type}_v${p.version}`);
-    if (!fs.existsSync(bin)) buildModule({ module: p.module, version: p.moduleVersion, sum: p.sum }, bin);
+    if (!fs.existsSync(bin)) buildModule({ module: p.module, version: p.moduleVersion, ...(p.sum ? { sum: p.sum } : {}) }, bin, [], p.archive);
     report.push(`provider ${p.source} ${p.version} (${bin})`);
   }
 }

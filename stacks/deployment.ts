@@ -21,12 +21,19 @@ export function buildDeployment(scope: Construct, deployment: DeploymentConfig):
   const byName = new Map(deployment.sites.map((s) => [s.name, s]));
   const ordered = [...deployment.sites].sort((a, b) => Number(a.initiatesTunnel) - Number(b.initiatesTunnel));
   const stacks = new Map<string, SiteStacks>();
+  const workloadsOf = new Map(deployment.sites.map((s) => [s.name, siteWorkloads(s)]));
+  // A site that dials its peer federates with it (infra-stack.ts): the peer is its primary.
+  const primaryOf = (site: SiteConfig): SiteConfig | undefined => (site.initiatesTunnel && site.peerSite ? byName.get(site.peerSite) : undefined);
   for (const site of ordered) {
     const peerSite: SiteConfig | undefined = site.peerSite ? byName.get(site.peerSite) : undefined;
     const peerStack = site.initiatesTunnel && peerSite ? stacks.get(peerSite.name)?.infra : undefined;
-    const workloads = siteWorkloads(site);
+    const workloads = workloadsOf.get(site.name) ?? [];
+    // The federation's global objects belong to its primary site's stack (PlatformStackProps).
+    const globalObjectsFor = primaryOf(site)
+      ? []
+      : [site, ...deployment.sites.filter((s) => primaryOf(s) === site)].map((s) => ({ datacenter: s.datacenter, workloads: workloadsOf.get(s.name) ?? [] }));
     const infra = new InfraStack(scope, `${site.name}-infra`, { deployment, site, workloads, ...(peerSite ? { peerSite } : {}), ...(peerStack ? { peerStack } : {}) });
-    const platform = new PlatformStack(scope, `${site.name}-platform`, { deployment, site, infra, workloads, ...(peerSite ? { failoverDatacenter: peerSite.datacenter } : {}) });
+    const platform = new PlatformStack(scope, `${site.name}-platform`, { deployment, site, infra, workloads, globalObjectsFor, ...(peerSite ? { failoverDatacenter: peerSite.datacenter } : {}) });
     useLocalState(infra);
     useLocalState(platform);
     stacks.set(site.name, { infra, platform });

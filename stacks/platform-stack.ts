@@ -13,7 +13,7 @@ import { Monitoring } from "../constructs/workloads/monitoring";
 import { Backups } from "../constructs/workloads/backups";
 import { capacityProblems } from "../constructs/workloads/capacity";
 import { nomadVariablesFor } from "../constructs/workloads/data";
-import { Platform } from "../constructs/workloads/platform";
+import { FederatedSite, Platform } from "../constructs/workloads/platform";
 import { CLUSTER_CA_KEY, WorkloadSpec } from "../constructs/workloads/spec";
 import { InfraStack, NODE_CLASSES } from "./infra-stack";
 
@@ -26,6 +26,13 @@ export interface PlatformStackProps {
   readonly workloads?: readonly WorkloadSpec[];
   /** Datacenter the services' prepared queries fail over to (the linked site). @default - none */
   readonly failoverDatacenter?: string;
+  /**
+   * The sites whose federation-wide objects (Consul ACL policies and roles, service-defaults and
+   * intentions; Nomad ACL policies) this stack owns: the primary site's stack owns them for every
+   * site federated with it, a federated site's stack owns none (Platform, globalObjectsFor).
+   * @default - this site alone
+   */
+  readonly globalObjectsFor?: readonly FederatedSite[];
 }
 
 /** Nomad variable keys Terraform fills with generated passwords (letters and digits only: templates write them unquoted). */
@@ -76,6 +83,7 @@ export class PlatformStack extends TerraformStack {
       nomadAddress: infra.nomadAddresses[0],
       caPem: ca,
       ...(props.failoverDatacenter ? { failoverDatacenters: [props.failoverDatacenter] } : {}),
+      ...(props.globalObjectsFor ? { globalObjectsFor: props.globalObjectsFor } : {}),
     });
     this.secrets(workloads, infra, p.domain);
     if (workloads.some((w) => w.name === Monitoring.GRAFANA)) {
@@ -83,7 +91,9 @@ export class PlatformStack extends TerraformStack {
       const password = new Password(this, "grafana-admin-password", { length: 32, special: false });
       new Keys(this, "grafana-admin", { key: [{ path: Monitoring.GRAFANA_ADMIN_PASSWORD_KEY, value: password.result, delete: true }] });
     }
-    if (workloads.some((w) => w.name === Autoscaler.NAME)) {
+    // Nomad ACL policies are global to a federation of regions: owned with the other global objects.
+    const globalSites = props.globalObjectsFor ?? [{ datacenter: site.datacenter, workloads }];
+    if (globalSites.some((s) => s.workloads.some((w) => w.name === Autoscaler.NAME))) {
       new NomadAclPolicy(this, "autoscaler-policy", {
         name: Autoscaler.NAME,
         description: "The Nomad Autoscaler: read jobs and their metrics, scale task groups",

@@ -311,3 +311,94 @@ export async function startNomadDevAgent(dir: string, name: string, extra: Recor
   await stop();
   throw new Error(`nomad agent did not become ready (${exited ?? last}); log:\n${log().slice(-4000)}`);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Network namespaces that stand for a site's private network
+
+/**
+ * A network namespace made by a test, holding deployment addresses on its loopback: whatever a
+ * synthesized stack dials there (a server's private address) reaches only what the test runs
+ * inside it. Nothing in the host's namespace ever dials those addresses: the test reaches an
+ * agent inside through `forward`, a relay from a Unix socket (the filesystem is shared) to the
+ * address inside. `destroy` ends every process it started and deletes the namespace.
+ */
+export class TestNetns {
+  private readonly children: ChildProcess[] = [];
+  private readonly onExit = () => this.killAll("SIGKILL");
+
+  private constructor(readonly name: string) {
+    process.once("exit", this.onExit);
+  }
+
+  /** Creates the namespace, brings its loopback up and puts `addresses` (/32) on it. */
+  static create(prefix: string, addresses: readonly string[]): TestNetns {
+    requireRoot("a network namespace");
+    const name = `${prefix}-${process.pid}`;
+    run("ip", ["netns", "del", name]);
+    runOk("ip", ["netns", "add", name]);
+    const ns = new TestNetns(name);
+    try {
+      runOk("ip", ["-n", name, "link", "set", "lo", "up"]);
+      for (const a of addresses) runOk("ip", ["-n", name, "addr", "add", `${a}/32`, "dev", "lo"]);
+    } catch (e) {
+      ns.destroy();
+      throw e;
+    }
+    return ns;
+  }
+
+  /** Runs a command inside the namespace. */
+  exec(cmd: string, args: readonly string[], opts: RunOptions = {}): RunResult {
+    return run("ip", ["netns", "exec", this.name, cmd, ...args], opts);
+  }
+
+  /** Starts a long-running process inside (`ip netns exec` execs it: the pid is the process's). */
+  spawn(cmd: string, args: readonly string[], logFile: string, env: Readonly<Record<string, string>> = {}): ChildProcess {
+    const out = fs.openSync(logFile, "w");
+    const child = spawn("ip", ["netns", "exec", this.name, cmd, ...args], { stdio: ["ignore", out, out], env: { ...process.env, PATH: pathWithToolchain(), ...env } });
+    fs.closeSync(out);
+    this.children.push(child);
+    return child;
+  }
+
+  /**
+   * A Unix socket at `socketPath` whose connections are relayed to `host:port` inside the
+   * namespace (a Node relay started inside). Resolves once the socket accepts connections.
+   */
+  async forward(host: string, port: number, socketPath: string): Promise<string> {
+    fs.rmSync(socketPath, { force: true });
+    const relay = [
+      "const net = require('node:net');",
+      "const [sock, host, port] = process.argv.slice(1);",
+      "net.createServer((c) => { const u = net.connect(Number(port), host); c.pipe(u); u.pipe(c); u.on('error', () => c.destroy()); c.on('error', () => u.destroy()); }).listen(sock);",
+    ].join("\n");
+    this.spawn(process.execPath, ["-e", relay, socketPath, host, String(port)], `${socketPath}.log`);
+    const deadline = Date.now() + 10_000;
+    while (!fs.existsSync(socketPath)) {
+      if (Date.now() > deadline) throw new Error(`relay ${socketPath} -> ${host}:${port} in ${this.name} did not start: ${fs.readFileSync(`${socketPath}.log`, "utf8")}`);
+      await sleep(50);
+    }
+    return socketPath;
+  }
+
+  private killAll(signal: NodeJS.Signals): void {
+    for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill(signal);
+  }
+
+  /** Ends every process started inside (SIGTERM, then SIGKILL after 10 s) and deletes the namespace. */
+  async destroy(): Promise<void> {
+    process.removeListener("exit", this.onExit);
+    const alive = this.children.filter((c) => c.exitCode === null && c.signalCode === null);
+    const exited = Promise.all(alive.map((c) => new Promise((r) => c.once("exit", r))));
+    this.killAll("SIGTERM");
+    const timedOut = await Promise.race([exited.then(() => false), sleep(10_000).then(() => true)]);
+    if (timedOut) {
+      this.killAll("SIGKILL");
+      await exited;
+    }
+    // Anything else left inside (a process an agent forked) goes with the namespace's pids.
+    const pids = run("ip", ["netns", "pids", this.name]).stdout.split(/\s+/).filter(Boolean);
+    for (const pid of pids) run("kill", ["-9", pid]);
+    run("ip", ["netns", "del", this.name]);
+  }
+}

@@ -1,10 +1,10 @@
-import { Fn } from "cdktf";
+import { Annotations, Fn } from "cdktf";
 import { Construct } from "constructs";
 import { AclAuthMethod } from "@cdktf/provider-consul/lib/acl-auth-method";
 import { AclBindingRule } from "@cdktf/provider-consul/lib/acl-binding-rule";
 import { FailoverQuery, ServiceIntentions } from "../consul/mesh";
 import { WorkloadSpec, validateWorkloads } from "./spec";
-import { WORKLOAD_ROLE_PREFIX, Workload } from "./workload";
+import { OtherDeclaration, WORKLOAD_ROLE_PREFIX, Workload, workloadProtocol, workloadRules } from "./workload";
 
 /** The Consul auth method Nomad's workload identities log in with (Nomad's default name). */
 export const NOMAD_AUTH_METHOD = "nomad-workloads";
@@ -20,6 +20,23 @@ export interface PlatformProps {
   readonly caPem: string;
   /** Datacenters the services' prepared queries fail over to. @default - no prepared queries */
   readonly failoverDatacenters?: readonly string[];
+  /**
+   * The sites whose federation-wide objects this platform owns, this site first when it is
+   * one of them. In a Consul federation, ACL policies, roles and config entries (service-defaults,
+   * intentions) live in the primary datacenter and replicate from it: a write to a secondary is
+   * forwarded there. So the primary site's stack owns them for every site it federates (the
+   * policies valid in each datacenter where the workload runs), and a secondary's stack passes
+   * `[]`; it owns only what is local to its datacenter (jobs, variables, KV, prepared queries,
+   * the auth method and its binding rules).
+   * @default - this site alone
+   */
+  readonly globalObjectsFor?: readonly FederatedSite[];
+}
+
+/** A site of the federation, as the owner of its global objects sees it. */
+export interface FederatedSite {
+  readonly datacenter: string;
+  readonly workloads: readonly WorkloadSpec[];
 }
 
 /** Thrown when the workloads, taken together, do not hold. */
@@ -75,16 +92,30 @@ export class Platform extends Construct {
       bindName: `${WORKLOAD_ROLE_PREFIX}$\${value.nomad_job_id}`,
     });
 
-    ServiceIntentions.denyAll(this, "deny-all");
+    const globalSites = props.globalObjectsFor ?? [{ datacenter: props.datacenter, workloads: props.workloads }];
+    const owned = Platform.globalWorkloads(globalSites, props.datacenter, (problem) => Annotations.of(this).addError(problem));
+    if (globalSites.length > 0) ServiceIntentions.denyAll(this, "deny-all");
     const workloads = new Map<string, Workload>();
     const workloadsScope = new Construct(this, "workloads");
-    for (const spec of props.workloads) {
-      workloads.set(spec.name, new Workload(workloadsScope, spec.name, { spec, datacenters: [props.datacenter], datacenter: props.datacenter }));
+    const here = new Set(props.workloads.map((s) => s.name));
+    const specs = [...props.workloads, ...[...owned.values()].map((o) => o.spec).filter((s) => !here.has(s.name))];
+    for (const spec of specs) {
+      workloads.set(
+        spec.name,
+        new Workload(workloadsScope, spec.name, {
+          spec,
+          datacenters: [props.datacenter],
+          datacenter: props.datacenter,
+          runsHere: here.has(spec.name),
+          globalDatacenters: owned.get(spec.name)?.datacenters ?? [],
+          otherDatacenters: owned.get(spec.name)?.others ?? [],
+        }),
+      );
     }
     this.workloads = workloads;
 
     const sources = new Map<string, string[]>();
-    for (const spec of props.workloads) {
+    for (const spec of globalSites.flatMap((s) => s.workloads)) {
       for (const d of spec.dependsOn ?? []) {
         if (d.datacenter) continue;
         sources.set(d.service, [...(sources.get(d.service) ?? []), spec.name]);
@@ -105,5 +136,37 @@ export class Platform extends Construct {
       }
     }
     this.queries = queries;
+  }
+
+  /**
+   * The workloads whose federation-wide objects are owned here: each with the declaration that
+   * comes first (this site's), the datacenters that declare the same Consul rules, and those that
+   * declare other rules (their own policy). Its service-defaults are one object for the whole
+   * federation: two protocols for one service is an error naming both datacenters.
+   */
+  private static globalWorkloads(
+    sites: readonly FederatedSite[],
+    datacenter: string,
+    problem: (message: string) => void,
+  ): Map<string, { spec: WorkloadSpec; datacenters: string[]; others: OtherDeclaration[] }> {
+    const out = new Map<string, { spec: WorkloadSpec; datacenters: string[]; others: OtherDeclaration[] }>();
+    const ordered = [...sites].sort((a, b) => Number(b.datacenter === datacenter) - Number(a.datacenter === datacenter));
+    for (const site of ordered) {
+      for (const spec of site.workloads) {
+        const seen = out.get(spec.name);
+        if (!seen) {
+          out.set(spec.name, { spec, datacenters: [site.datacenter], others: [] });
+          continue;
+        }
+        if (workloadProtocol(seen.spec) !== workloadProtocol(spec)) {
+          problem(
+            `workload ${spec.name}: protocol ${workloadProtocol(seen.spec) ?? "none"} in datacenter ${seen.datacenters[0]}, ${workloadProtocol(spec) ?? "none"} in ${site.datacenter}; expected one protocol, since its service-defaults are shared by the federation`,
+          );
+        }
+        if (workloadRules(seen.spec).toString() === workloadRules(spec).toString()) seen.datacenters.push(site.datacenter);
+        else seen.others.push({ datacenter: site.datacenter, spec });
+      }
+    }
+    return out;
   }
 }

@@ -38,6 +38,30 @@ export interface WorkloadProps {
   readonly datacenters: readonly string[];
   /** Consul datacenter (for the ACL policy's scope). */
   readonly datacenter: string;
+  /**
+   * Whether the workload runs in this stack's site: its Nomad job and its settings in KV (both
+   * local to a datacenter or region). @default true
+   */
+  readonly runsHere?: boolean;
+  /**
+   * The Consul datacenters its federation-wide objects serve: its ACL policy (valid there), its
+   * role and its service-defaults. In a federation, Consul writes these in the primary
+   * datacenter whichever datacenter is asked, so one site's stack owns them for all: the others
+   * pass `[]` and create none. @default - [datacenter]
+   */
+  readonly globalDatacenters?: readonly string[];
+  /**
+   * With `globalDatacenters`: the datacenters of the federation where the workload is declared
+   * with other Consul rules (other upstreams, say). Each gets a policy of its own, valid there
+   * only, named `workload-<name>_<datacenter>`, and the role links them all. @default - none
+   */
+  readonly otherDatacenters?: readonly OtherDeclaration[];
+}
+
+/** The workload as another datacenter of the federation declares it. */
+export interface OtherDeclaration {
+  readonly datacenter: string;
+  readonly spec: WorkloadSpec;
 }
 
 /** The prefix of the Consul ACL role a workload's task identities are bound to. */
@@ -160,6 +184,11 @@ export function workloadRules(spec: WorkloadSpec): AclRules {
   return rules;
 }
 
+/** The protocol of a workload's service-defaults, shared by every datacenter of a federation. @internal */
+export function workloadProtocol(spec: WorkloadSpec): ServiceProtocol | undefined {
+  return spec.port ? spec.port.protocol ?? ServiceProtocol.HTTP : undefined;
+}
+
 /**
  * A workload from its declaration: the Nomad job (service with a health check, Connect sidecar
  * and upstreams, rolling canary updates, spread, scaling), its Consul ACL policy and role (bound
@@ -167,20 +196,41 @@ export function workloadRules(spec: WorkloadSpec): AclRules {
  */
 export class Workload extends Construct {
   readonly spec: WorkloadSpec;
-  readonly job: NomadJob;
-  readonly policy: ConsulPolicy;
-  readonly role: AclRole;
+  /** Absent when the workload runs in another site only. */
+  readonly job?: NomadJob;
+  /** Absent when another site's stack owns the federation-wide objects. */
+  readonly policy?: ConsulPolicy;
+  readonly role?: AclRole;
   readonly settings?: AppSettings;
 
   constructor(scope: Construct, id: string, props: WorkloadProps) {
     super(scope, id);
     const { spec } = props;
     this.spec = spec;
-    this.job = new NomadJob(this, "job", { spec: workloadJob(spec, props.datacenters) });
-    this.policy = new ConsulPolicy(this, "policy", { name: `${WORKLOAD_ROLE_PREFIX}${spec.name}`, description: `${spec.name}: ${spec.description}`, rules: workloadRules(spec), datacenters: [props.datacenter] });
-    this.role = new AclRole(this, "role", { name: `${WORKLOAD_ROLE_PREFIX}${spec.name}`, description: `Tasks of ${spec.name} (bound from their Nomad workload identity)`, policies: [this.policy.resource.id] });
-    if (spec.port) new ServiceDefaults(this, "service-defaults", { service: spec.name, protocol: spec.port.protocol ?? ServiceProtocol.HTTP });
-    if (spec.settings && Object.keys(spec.settings).length > 0) {
+    const runsHere = props.runsHere ?? true;
+    const globalDatacenters = props.globalDatacenters ?? [props.datacenter];
+    if (runsHere) this.job = new NomadJob(this, "job", { spec: workloadJob(spec, props.datacenters) });
+    if (globalDatacenters.length > 0) {
+      this.policy = new ConsulPolicy(this, "policy", { name: `${WORKLOAD_ROLE_PREFIX}${spec.name}`, description: `${spec.name}: ${spec.description}`, rules: workloadRules(spec), datacenters: [...globalDatacenters] });
+      const others = (props.otherDatacenters ?? []).length > 0 ? new Construct(this, "other-datacenters") : undefined;
+      const otherPolicies = (props.otherDatacenters ?? []).map(
+        (o) =>
+          new ConsulPolicy(others as Construct, o.datacenter, {
+            name: `${WORKLOAD_ROLE_PREFIX}${spec.name}_${o.datacenter}`,
+            description: `${spec.name} in ${o.datacenter}: ${o.spec.description}`,
+            rules: workloadRules(o.spec),
+            datacenters: [o.datacenter],
+          }),
+      );
+      this.role = new AclRole(this, "role", {
+        name: `${WORKLOAD_ROLE_PREFIX}${spec.name}`,
+        description: `Tasks of ${spec.name} (bound from their Nomad workload identity)`,
+        policies: [this.policy.resource.id, ...otherPolicies.map((p) => p.resource.id)],
+      });
+      const protocol = workloadProtocol(spec);
+      if (protocol) new ServiceDefaults(this, "service-defaults", { service: spec.name, protocol });
+    }
+    if (runsHere && spec.settings && Object.keys(spec.settings).length > 0) {
       this.settings = new AppSettings(this, "settings", { prefix: settingsPrefix(spec.name), settings: spec.settings });
     }
   }
