@@ -278,9 +278,8 @@ const found = (what: string, stored: Json, check: (s: Json) => string[]): string
 const READ_BACK: Readonly<Record<string, ReadBack>> = {
   consul_acl_policy: async (v, { consul }) =>
     found(`policy ${v.name}`, await consul.find(`/v1/acl/policy/${v.id}`), (s) =>
-      differences(s, { Name: v.name, Description: v.description ?? "", Rules: v.rules, ...(v.datacenters?.length ? { Datacenters: [...v.datacenters].sort() } : {}) }, `policy ${v.name}`).concat(
-        v.datacenters?.length && JSON.stringify([...(s.Datacenters ?? [])].sort()) !== JSON.stringify([...v.datacenters].sort()) ? [`policy ${v.name}: datacenters ${s.Datacenters}`] : [],
-      ),
+      // Datacenters is a set: compared sorted.
+      differences({ ...s, Datacenters: [...(s.Datacenters ?? [])].sort() }, { Name: v.name, Description: v.description ?? "", Rules: v.rules, Datacenters: [...(v.datacenters ?? [])].sort() }, `policy ${v.name}`),
     ),
   consul_acl_role: async (v, { consul }) =>
     found(`role ${v.name}`, await consul.find(`/v1/acl/role/${v.id}`), (s) => {
@@ -384,6 +383,19 @@ d("both platform stacks applied by Terraform with the real providers to real, fe
   function stateOf(site: Site): StateResource[] {
     const shown = JSON.parse(terraformOk(site, ["show", "-json", "-no-color"]).stdout);
     return ((shown.values?.root_module?.resources ?? []) as Json[]).filter((r) => r.mode === "managed").map((r) => ({ address: r.address, type: r.type, values: r.values }));
+  }
+
+  /** The listings replicated from the primary (ACLs, config entries, Nomad ACL policies). */
+  const REPLICATED = ["consul acl policies", "consul acl roles", "consul service-defaults", "consul service-intentions", "nomad acl policies"];
+
+  /** Waits until the backup holds what the primary's replicated listings hold. */
+  async function replicated(): Promise<void> {
+    const backup = agentsOf(BACKUP);
+    await backup.consulAgent.waitUntil("the backup did not replicate the primary's ACLs and config entries", async () => {
+      const [p, b] = [await listings(agentsOf(PRIMARY)), await listings(backup)];
+      const differ = REPLICATED.filter((k) => JSON.stringify(p[k]) !== JSON.stringify(b[k]));
+      return differ.length === 0 || `differ: ${differ.map((k) => `${k}: primary ${p[k].length}, backup ${b[k].length}`).join("; ")}`;
+    }, 120_000);
   }
 
   const ofType = (site: Site, type: string) => (applied.get(site) ?? []).filter((r) => r.type === type).map((r) => r.values);
@@ -578,6 +590,7 @@ d("both platform stacks applied by Terraform with the real providers to real, fe
 
     secrets.variables = Object.fromEntries(SITES.flatMap((s) => Object.keys(stacks.get(s).variable ?? {})).map((v) => [v, `test-${v}-${randomBytes(6).toString("hex")}`]));
     writeInfraStates();
+    await replicated();
     for (const site of SITES) snapshots.set(`${site} before`, await listings(agentsOf(site)));
   }, 600_000);
 
@@ -814,8 +827,11 @@ d("both platform stacks applied by Terraform with the real providers to real, fe
   });
 
   test("apply backup-platform against the federated backup datacenter and region, then re-plan: no changes", async () => {
+    await replicated();
     snapshots.set("primary after its apply", await listings(agentsOf(PRIMARY)));
     snapshots.set("backup before its apply", await listings(agentsOf(BACKUP)));
+    // The primary's global objects reach the backup datacenter, where its workloads log in.
+    expect(snapshots.get("backup before its apply")!["consul acl roles"]).toEqual(expect.arrayContaining(ofType(PRIMARY, "consul_acl_role").map((r) => r.name)));
     terraformOk(BACKUP, ["init", "-input=false", "-no-color"]);
     const t0 = Date.now();
     terraformOk(BACKUP, ["apply", "-auto-approve", "-input=false", "-no-color"]);

@@ -391,7 +391,9 @@ export class TestNetns {
     const alive = this.children.filter((c) => c.exitCode === null && c.signalCode === null);
     const exited = Promise.all(alive.map((c) => new Promise((r) => c.once("exit", r))));
     this.killAll("SIGTERM");
-    const timedOut = await Promise.race([exited.then(() => false), sleep(10_000).then(() => true)]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 10_000)))]);
+    clearTimeout(timer);
     if (timedOut) {
       this.killAll("SIGKILL");
       await exited;

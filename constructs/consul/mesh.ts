@@ -27,6 +27,18 @@ export interface ServiceIntentionsProps {
 }
 
 /**
+ * The precedence Consul gives an intention (its docs' table, without namespaces or partitions):
+ * exact source to exact destination 9, any source to an exact destination 8, an exact source to
+ * any destination 6, any to any 5. Consul computes it; the consul provider (2.22) reads it back
+ * into `sources`, so declaring it keeps a second plan empty. @internal
+ */
+export function intentionPrecedence(source: string, destination: string): number {
+  const exactSource = source !== "*";
+  const exactDestination = destination !== "*";
+  return exactSource && exactDestination ? 9 : exactDestination ? 8 : exactSource ? 6 : 5;
+}
+
+/**
  * Who may connect to a service through the mesh. With ACLs at default deny, Consul already
  * refuses what no intention allows; `ServiceIntentions.denyAll` says so explicitly.
  */
@@ -49,8 +61,10 @@ export class ServiceIntentions extends Construct {
     this.destination = props.destination;
     this.allowed = [...props.allow].sort();
     const sources = [
-      ...this.allowed.map((name) => ({ name, action: IntentionAction.ALLOW, description: `${name} depends on ${props.destination}` })),
-      ...[...(props.deny ?? [])].sort().map((name) => ({ name, action: IntentionAction.DENY, description: `${name} may not reach ${props.destination}` })),
+      ...this.allowed.map((name) => ({ name, action: IntentionAction.ALLOW, description: `${name} depends on ${props.destination}`, precedence: intentionPrecedence(name, props.destination) })),
+      ...[...(props.deny ?? [])]
+        .sort()
+        .map((name) => ({ name, action: IntentionAction.DENY, description: `${name} may not reach ${props.destination}`, precedence: intentionPrecedence(name, props.destination) })),
     ];
     this.resource = new ConfigEntryServiceIntentions(this, "intentions", { name: props.destination, sources });
   }
@@ -66,7 +80,16 @@ export class ServiceDefaults extends Construct {
   readonly resource: ConfigEntryServiceDefaults;
   constructor(scope: Construct, id: string, props: ServiceDefaultsProps) {
     super(scope, id);
-    this.resource = new ConfigEntryServiceDefaults(this, "defaults", { name: props.service, protocol: props.protocol, expose: [{}] });
+    // The consul provider (2.22) reads these three blocks back with Consul's defaults whatever
+    // was declared: declaring the same defaults keeps a second plan empty (measured by the
+    // platform real tier: with `expose: [{}]` alone, every plan updated every entry).
+    this.resource = new ConfigEntryServiceDefaults(this, "defaults", {
+      name: props.service,
+      protocol: props.protocol,
+      expose: [{ checks: false }],
+      meshGateway: [{ mode: "" }],
+      transparentProxy: [{ dialedDirectly: false, outboundListenerPort: 0 }],
+    });
   }
 }
 
