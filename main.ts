@@ -3,24 +3,22 @@
  * The deployment file is `config/deployment.yaml`, or the one DEPLOYMENT_CONFIG names.
  */
 import { Aspects } from "cdktf";
-import { DeploymentConfigError, loadDeployment } from "./config/deployment";
+import { loadDeployment } from "./config/deployment";
 import { PlatformPolicy } from "./constructs/policy/platform-policy";
 import { buildDeployment } from "./stacks/deployment";
+import { appProblems } from "./stacks/site-workloads";
 import { skipTokenStackTraces } from "./stacks/fast-traces";
-import { SynthError, synthesizeAtomically } from "./stacks/synth";
+import { failureLines, synthesizeAtomically } from "./stacks/synth";
 
 skipTokenStackTraces();
 
 try {
-  const deployment = loadDeployment();
+  const deployment = loadDeployment(undefined, [appProblems]);
   synthesizeAtomically((app) => {
     buildDeployment(app, deployment);
     Aspects.of(app).add(new PlatformPolicy());
   });
 } catch (err) {
-  if (err instanceof DeploymentConfigError || err instanceof SynthError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
-  }
-  throw err;
+  process.stderr.write(`${failureLines(err, process.env.SYNTH_DEBUG === "1").join("\n")}\n`);
+  process.exit(1);
 }

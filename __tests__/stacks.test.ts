@@ -9,7 +9,9 @@ import { ServiceProtocol } from "../constructs/consul/mesh";
 import { buildDeployment } from "../stacks/deployment";
 import { InfraStack } from "../stacks/infra-stack";
 import { PlatformStack } from "../stacks/platform-stack";
-import { collectErrors } from "../stacks/synth";
+import { collectErrors, failureLines, SynthError } from "../stacks/synth";
+import { ProblemsError } from "../constructs/problems";
+import { DeploymentConfigError } from "../config/deployment";
 import { parseDeployment } from "../config/deployment";
 import { defaultDeployment, editedYaml, ROOT } from "./helpers";
 
@@ -74,6 +76,62 @@ describe("main.ts", () => {
       expect.stringMatching(/sites\[1\]\.addressPlan\.site: got "10.10.0.0\/16", expected a range that does not overlap/),
     ]);
     expect(fs.existsSync(res.outdir)).toBe(false);
+  });
+
+  describe("mistakes in the platform section: one line each, naming the field, no stack trace, nothing written", () => {
+    const hello = { name: "hello", image: "nginxdemos/hello", version: "0.4", cpuMhz: 100, memoryMb: 64, port: 80, healthPath: "/" };
+    const cases: ReadonlyArray<readonly [string, (d: any) => void, RegExp]> = [
+      ["an app that depends on a service that does not exist", (d) => (d.sites[0].platform.apps = [{ ...hello, dependsOn: [{ service: "nope", localPort: 9100 }] }]), /: sites\[0\]\.platform\.apps\[0\]\.dependsOn\[0\]\.service: got "nope", expected another workload of site primary: one of .*fleet-api/],
+      ["an app named like a catalog workload", (d) => (d.sites[0].platform.apps = [{ ...hello, name: "prometheus" }]), /: sites\[0\]\.platform\.apps\[0\]\.name: got "prometheus", expected a name no workload of site primary has/],
+      ["two apps with one public host", (d) => (d.sites[1].platform.apps = [{ ...hello, public: "web" }, { ...hello, name: "hello2", public: "web" }]), /: sites\[1\]\.platform\.apps\[1\]\.public: got "web", expected a host name no other workload serves \(web\.backup\.fleet\.example\.org is hello's\)/],
+      ["an app with scaling.min above max", (d) => (d.sites[0].platform.apps = [{ ...hello, scaling: { min: 5, max: 2 } }]), /: sites\[0\]\.platform\.apps\[0\]\.scaling\.min: got 5, expected at most scaling\.max \(2\)/],
+      ["an app whose count is outside its scaling range", (d) => (d.sites[0].platform.apps = [{ ...hello, count: 1, scaling: { min: 2, max: 4 } }]), /: sites\[0\]\.platform\.apps\[0\]\.count: got 1, expected a starting count inside scaling \[2, 4\]/],
+    ];
+    for (const [what, edit, message] of cases) {
+      test(`fails on ${what}`, () => {
+        const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bad-")), "deployment.yaml");
+        fs.writeFileSync(bad, editedYaml(edit));
+        const res = synthMain({ DEPLOYMENT_CONFIG: bad });
+        expect({ status: res.status, lines: res.stderr.trim().split("\n") }).toEqual({ status: 1, lines: [expect.stringMatching(message)] });
+        expect(fs.existsSync(res.outdir)).toBe(false);
+      });
+    }
+
+    test("fails on all of them at once, one line each", () => {
+      const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bad-")), "deployment.yaml");
+      fs.writeFileSync(bad, editedYaml((d) => cases.forEach(([, edit]) => {
+        const before = d.sites.map((s: any) => s.platform.apps ?? []);
+        edit(d);
+        d.sites.forEach((s: any, i: number) => (s.platform.apps = [...before[i], ...(s.platform.apps ?? []).filter((a: any) => !before[i].includes(a))].map((a: any, j: number) => ({ ...a, name: a.name === "prometheus" ? a.name : `${a.name}-${i}-${j}` }))));
+      })));
+      const res = synthMain({ DEPLOYMENT_CONFIG: bad });
+      expect(res.status).toBe(1);
+      expect(res.stderr).not.toMatch(/^\s+at /m);
+      expect(res.stderr.trim().split("\n").length).toBeGreaterThanOrEqual(5);
+      expect(fs.existsSync(res.outdir)).toBe(false);
+    });
+
+    test("fails on a deployment path that is a folder, in one line", () => {
+      const res = synthMain({ DEPLOYMENT_CONFIG: ROOT }); // a folder: reading it fails with EISDIR
+      expect(res.status).toBe(1);
+      expect(res.stderr.trim().split("\n")).toEqual([expect.stringMatching(/: \(top level\): got ".*", expected a readable deployment file \(EISDIR/)]);
+    });
+  });
+
+  test("no error escapes main.ts as a stack trace: every kind prints as lines without one", () => {
+    const errors: unknown[] = [
+      new DeploymentConfigError("d.yaml", [{ path: "sites[0].name", value: "X", expected: "a site name" }]),
+      new SynthError(["primary-platform: a problem", "backup-platform: another"]),
+      new ProblemsError(["job \"x\": count: received -1; expected an integer >= 0"]),
+      new TypeError("Cannot read properties of undefined (reading 'x')\n    at somewhere (file.ts:1:1)"),
+      "a thrown string",
+    ];
+    for (const err of errors) {
+      const lines = failureLines(err);
+      expect({ err: String(err).slice(0, 40), trace: lines.some((l) => /^\s+at |\n/.test(l)), empty: lines.length === 0 }).toEqual({ err: String(err).slice(0, 40), trace: false, empty: false });
+    }
+    expect(failureLines(new TypeError("boom"))).toEqual([expect.stringMatching(/^synth: internal error: boom \(a defect of the library/)]);
+    expect(failureLines(new TypeError("boom"), true)[1]).toMatch(/^TypeError: boom\n\s+at /);
   });
 
   test("fails when the deployment file is missing, writing nothing", () => {

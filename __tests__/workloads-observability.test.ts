@@ -21,10 +21,11 @@ import {
   prometheusConfig,
   prometheusFiles,
 } from "../constructs/workloads/monitoring";
-import { Logging, NOMAD_NODE_IP, ObservabilityError, lokiConfig, loggingWorkloads, nomadTemplate, renderYaml, vectorConfig } from "../constructs/workloads/logging";
+import { Logging, NOMAD_NODE_IP, lokiConfig, loggingWorkloads, nomadTemplate, renderYaml, vectorConfig } from "../constructs/workloads/logging";
 import { Autoscaler, autoscalerAclPolicy, autoscalerAclPolicyJson, autoscalerConfig, autoscalerWorkload } from "../constructs/workloads/autoscaler";
 import { WorkloadKind, WorkloadSpec, validateWorkloads } from "../constructs/workloads/spec";
 import { workloadJob, workloadRules } from "../constructs/workloads/workload";
+import { ProblemsError } from "../constructs/problems";
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -65,10 +66,10 @@ function problemsOf(fn: () => unknown): string[] {
   try {
     fn();
   } catch (e) {
-    expect(e).toBeInstanceOf(ObservabilityError);
-    return [...(e as ObservabilityError).problems];
+    expect(e).toBeInstanceOf(ProblemsError);
+    return [...(e as ProblemsError).problems];
   }
-  throw new Error("expected an ObservabilityError, nothing was thrown");
+  throw new Error("expected an nothing was thrown");
 }
 
 // ---------------------------------------------------------------------------------------------

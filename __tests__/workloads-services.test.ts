@@ -7,7 +7,6 @@
 import { ServiceProtocol } from "../constructs/consul/mesh";
 import { Duration } from "../constructs/nomad";
 import {
-  BackupError,
   Backups,
   BackupsProps,
   BackupSource,
@@ -18,7 +17,6 @@ import {
   ShellVar,
 } from "../constructs/workloads/backups";
 import {
-  DataServiceError,
   dataServices,
   hostVolumesFor,
   InfluxDb,
@@ -29,12 +27,12 @@ import {
   RabbitMq,
   secretEnvFile,
   secretFile,
-  SecretTemplateError,
   variableReads,
 } from "../constructs/workloads/data";
-import { HaproxySectionKind, Ingress, IngressError, IngressProps, IngressRoute, renderHaproxyConfig, routesFrom } from "../constructs/workloads/ingress";
+import { HaproxySectionKind, Ingress, IngressProps, IngressRoute, renderHaproxyConfig, routesFrom } from "../constructs/workloads/ingress";
 import { validateWorkloads, WorkloadKind, WorkloadSpec } from "../constructs/workloads/spec";
 import { workloadJob } from "../constructs/workloads/workload";
+import { ProblemsError } from "../constructs/problems";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -249,7 +247,7 @@ describe("ingress workload", () => {
 describe("ingress validation", () => {
   const ok: IngressRoute = { service: "web", host: "www.example.org" };
   const fails = (props: Partial<IngressProps>, message: RegExp) => {
-    expect(() => Ingress.haproxyConfig({ routes: [ok], ...props })).toThrow(IngressError);
+    expect(() => Ingress.haproxyConfig({ routes: [ok], ...props })).toThrow(ProblemsError);
     expect(() => Ingress.haproxyConfig({ routes: [ok], ...props })).toThrow(message);
   };
 
@@ -320,7 +318,7 @@ describe("ingress validation", () => {
       Ingress.haproxyConfig({ routes: [{ service: "web", host: "" }, { service: "api", host: "api.example.org", pathPrefix: "x" }], statsPort: 8080 });
       throw new Error("no error");
     } catch (e) {
-      expect((e as IngressError).problems).toHaveLength(3);
+      expect((e as ProblemsError).problems).toHaveLength(3);
     }
   });
 });
@@ -412,7 +410,7 @@ describe("data services", () => {
 
 describe("data service validation", () => {
   test("fails on a count other than 1, naming why", () => {
-    expect(() => Postgres.spec({ count: 2 })).toThrow(DataServiceError);
+    expect(() => Postgres.spec({ count: 2 })).toThrow(ProblemsError);
     expect(() => Postgres.spec({ count: 2 })).toThrow(/postgres "postgres": count: received 2; expected 1 \(a single writer on a node-local host volume/);
     expect(() => Minio.spec({ count: 0 })).toThrow(/minio "minio": count: received 0; expected 1/);
   });
@@ -445,7 +443,7 @@ describe("data service validation", () => {
       Postgres.spec({ count: 3, version: "latest", resources: { cpuMhz: 0, memoryMb: 0 } });
       throw new Error("no error");
     } catch (e) {
-      expect((e as DataServiceError).problems).toHaveLength(4);
+      expect((e as ProblemsError).problems).toHaveLength(4);
     }
   });
 });
@@ -461,7 +459,7 @@ describe("Nomad variable templates", () => {
   });
 
   test("fails on a bad variable path, key or environment name, or nothing to read", () => {
-    expect(() => secretEnvFile({ path: "/nomad/jobs/app", env: { A: "a" } })).toThrow(SecretTemplateError);
+    expect(() => secretEnvFile({ path: "/nomad/jobs/app", env: { A: "a" } })).toThrow(ProblemsError);
     expect(() => secretEnvFile({ path: "/nomad/jobs/app", env: { A: "a" } })).toThrow(/path: received "\/nomad\/jobs\/app"; expected a Nomad variable path/);
     expect(() => secretEnvFile({ path: "nomad/jobs/app", env: { A: "a-key" } })).toThrow(/key: received "a-key"; expected letters, digits and underscores/);
     expect(() => secretEnvFile({ path: "nomad/jobs/app", env: { "lower-case": "a" } })).toThrow(/env: received "lower-case"; expected an upper-case environment variable name/);
@@ -635,7 +633,7 @@ describe("backups", () => {
 
 describe("backup validation", () => {
   const fails = (props: BackupsProps, message: RegExp) => {
-    expect(() => Backups.specs(props)).toThrow(BackupError);
+    expect(() => Backups.specs(props)).toThrow(ProblemsError);
     expect(() => Backups.specs(props)).toThrow(message);
   };
 
@@ -690,7 +688,7 @@ describe("backup validation", () => {
       Backups.specs({ destination: { endpoint: "ftp://x", bucket: "B", region: "R" }, targets: [BackupTarget.consul({ schedule: "x" })] });
       throw new Error("no error");
     } catch (e) {
-      expect((e as BackupError).problems).toHaveLength(5);
+      expect((e as ProblemsError).problems).toHaveLength(5);
     }
   });
 

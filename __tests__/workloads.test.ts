@@ -3,9 +3,10 @@ import { Access, AclRules, ConsulPolicy, ConsulToken } from "../constructs/consu
 import { AppSettings, FailoverQuery, ServiceIntentions, ServiceProtocol } from "../constructs/consul/mesh";
 import { capacityProblems } from "../constructs/workloads/capacity";
 import { planHostVolumes, hostPortsByNodeClass } from "../constructs/workloads/hosts";
-import { Platform, WorkloadsError } from "../constructs/workloads/platform";
+import { Platform } from "../constructs/workloads/platform";
 import { WorkloadKind, WorkloadSpec, validateWorkloads } from "../constructs/workloads/spec";
 import { workloadJob, workloadRules } from "../constructs/workloads/workload";
+import { collectErrors } from "../stacks/synth";
 
 const api: WorkloadSpec = {
   name: "api",
@@ -137,9 +138,16 @@ describe("Platform", () => {
     expect(Object.values(json.resource.consul_prepared_query)).toContainEqual(expect.objectContaining({ name: "api", only_passing: true, failover: { datacenters: ["backup"], nearest_n: 0 } }));
   });
 
-  test("fails with every problem of the workloads at once", () => {
+  test("fails with every problem of the workloads at once, recorded for synth to print (not thrown)", () => {
     const stack = new TerraformStack(Testing.app(), "p");
-    expect(() => new Platform(stack, "platform", { workloads: [api, api], datacenter: "dc1", nomadAddress: "x", caPem: "x" })).toThrow(WorkloadsError);
+    const broken = { ...api, name: "broken", dependsOn: [{ service: "nowhere", localPort: 9000 }] };
+    new Platform(stack, "platform", { workloads: [api, api, broken], datacenter: "dc1", nomadAddress: "x", caPem: "x" });
+    const errors = collectErrors(stack);
+    expect(errors).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^p\/platform: datacenter dc1: workload "api": name used twice/),
+      expect.stringMatching(/^p\/platform: datacenter dc1: workload "broken": depends on "nowhere"/),
+    ]));
+    expect(errors.filter((e) => e.includes("\n"))).toEqual([]);
   });
 });
 

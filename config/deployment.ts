@@ -110,17 +110,23 @@ export function defaultConfigPath(): string {
   return process.env.DEPLOYMENT_CONFIG ?? "config/deployment.yaml";
 }
 
-export function loadDeployment(file: string = defaultConfigPath()): DeploymentConfig {
+/**
+ * A check of the resolved sites that needs more than the file (e.g. the names of the workloads
+ * the library adds to a site); its problems are reported with the file's own.
+ */
+export type DeploymentCheck = (sites: readonly SiteConfig[]) => readonly ConfigProblem[];
+
+export function loadDeployment(file: string = defaultConfigPath(), checks: readonly DeploymentCheck[] = []): DeploymentConfig {
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (err) {
     throw new DeploymentConfigError(file, [{ path: "", value: file, expected: `a readable deployment file (${(err as Error).message})` }]);
   }
-  return parseDeployment(text, file);
+  return parseDeployment(text, file, checks);
 }
 
-export function parseDeployment(text: string, file = "deployment.yaml"): DeploymentConfig {
+export function parseDeployment(text: string, file = "deployment.yaml", checks: readonly DeploymentCheck[] = []): DeploymentConfig {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new DeploymentConfigError(
@@ -133,6 +139,7 @@ export function parseDeployment(text: string, file = "deployment.yaml"): Deploym
   const problems: ConfigProblem[] = [];
   const sites = parsed.data.sites.map((s, i) => resolveSite(s, `sites[${i}]`, problems));
   crossSiteChecks(parsed.data.sites, sites, problems);
+  if (problems.length === 0) for (const check of checks) problems.push(...check(sites));
   if (problems.length > 0) throw new DeploymentConfigError(file, problems);
   return { project: parsed.data.project, adminUser: parsed.data.adminUser, sites };
 }

@@ -23,3 +23,4 @@ export * from "./workloads/monitoring";
 export * from "./workloads/logging";
 export * from "./workloads/autoscaler";
 export * from "./workloads/systems";
+export * from "./problems";

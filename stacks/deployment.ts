@@ -4,6 +4,7 @@ import { DeploymentConfig, SiteConfig } from "../config/deployment";
 import { InfraStack } from "./infra-stack";
 import { PlatformStack } from "./platform-stack";
 import { siteWorkloads } from "./site-workloads";
+import { ProblemsError, reportProblems } from "../constructs/problems";
 
 /** The stacks of one site. */
 export interface SiteStacks {
@@ -21,7 +22,19 @@ export function buildDeployment(scope: Construct, deployment: DeploymentConfig):
   const byName = new Map(deployment.sites.map((s) => [s.name, s]));
   const ordered = [...deployment.sites].sort((a, b) => Number(a.initiatesTunnel) - Number(b.initiatesTunnel));
   const stacks = new Map<string, SiteStacks>();
-  const workloadsOf = new Map(deployment.sites.map((s) => [s.name, siteWorkloads(s)]));
+  // A workload that cannot be built is a problem of its site's platform stack, reported with the others.
+  const problemsOf = new Map<string, readonly string[]>();
+  const workloadsOf = new Map(
+    deployment.sites.map((s) => {
+      try {
+        return [s.name, siteWorkloads(s)];
+      } catch (e) {
+        if (!(e instanceof ProblemsError)) throw e;
+        problemsOf.set(s.name, e.problems);
+        return [s.name, []];
+      }
+    }),
+  );
   // A site that dials its peer federates with it (infra-stack.ts): the peer is its primary.
   const primaryOf = (site: SiteConfig): SiteConfig | undefined => (site.initiatesTunnel && site.peerSite ? byName.get(site.peerSite) : undefined);
   for (const site of ordered) {
@@ -34,6 +47,7 @@ export function buildDeployment(scope: Construct, deployment: DeploymentConfig):
       : [site, ...deployment.sites.filter((s) => primaryOf(s) === site)].map((s) => ({ datacenter: s.datacenter, workloads: workloadsOf.get(s.name) ?? [] }));
     const infra = new InfraStack(scope, `${site.name}-infra`, { deployment, site, workloads, ...(peerSite ? { peerSite } : {}), ...(peerStack ? { peerStack } : {}) });
     const platform = new PlatformStack(scope, `${site.name}-platform`, { deployment, site, infra, workloads, globalObjectsFor, ...(peerSite ? { failoverDatacenter: peerSite.datacenter } : {}) });
+    reportProblems(platform, problemsOf.get(site.name) ?? []);
     useLocalState(infra);
     useLocalState(platform);
     stacks.set(site.name, { infra, platform });

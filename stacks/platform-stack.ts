@@ -16,6 +16,7 @@ import { nomadVariablesFor } from "../constructs/workloads/data";
 import { FederatedSite, Platform } from "../constructs/workloads/platform";
 import { CLUSTER_CA_KEY, WorkloadSpec } from "../constructs/workloads/spec";
 import { InfraStack, NODE_CLASSES } from "./infra-stack";
+import { ProblemsError, reportProblems } from "../constructs/problems";
 
 export interface PlatformStackProps {
   readonly deployment: DeploymentConfig;
@@ -75,7 +76,7 @@ export class PlatformStack extends TerraformStack {
     new RandomProvider(this, "random");
     new TlsProvider(this, "tls");
 
-    for (const problem of capacityProblems(`site ${site.name}`, workloads, this.nodeClasses(site), p)) Annotations.of(this).addError(problem);
+    reportProblems(this, this.capacity(site, workloads));
 
     this.platform = new Platform(this, "platform", {
       workloads,
@@ -100,6 +101,20 @@ export class PlatformStack extends TerraformStack {
         rulesHcl: autoscalerAclPolicyJson(),
         jobAcl: { jobId: Autoscaler.NAME },
       });
+    }
+  }
+
+  /**
+   * The capacity check's problems. A job that cannot be built is not counted: the Platform
+   * reports its problems (once), and the capacity of the others is still checked.
+   */
+  private capacity(site: SiteConfig, workloads: readonly WorkloadSpec[]): readonly string[] {
+    const p = site.platform as NonNullable<SiteConfig["platform"]>;
+    try {
+      return capacityProblems(`site ${site.name}`, workloads, this.nodeClasses(site), p);
+    } catch (e) {
+      if (!(e instanceof ProblemsError)) throw e;
+      return [];
     }
   }
 

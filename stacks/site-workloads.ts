@@ -4,7 +4,8 @@
  * One list, used by both layers: the infra stack opens ports and declares host volumes from it;
  * the platform stack deploys it.
  */
-import { SiteConfig } from "../config/deployment";
+import { ConfigProblem, SiteConfig } from "../config/deployment";
+import { ProblemsError } from "../constructs/problems";
 import { AppInput } from "../config/schema";
 import { ServiceProtocol } from "../constructs/consul/mesh";
 import { autoscalerWorkload } from "../constructs/workloads/autoscaler";
@@ -70,4 +71,46 @@ function backupTargets(specs: readonly WorkloadSpec[], registry: string): Backup
     if (s.image === InfluxDb.DEFAULT_IMAGE) targets.push(BackupTarget.influxdb({ service: s.name }));
   }
   return targets;
+}
+
+/**
+ * The apps of each site against the workloads the library adds to it (a DeploymentCheck): a name
+ * a catalog or reference-system workload already has, a dependency on no workload of the site, a
+ * public host another route serves, a scaling range that is empty or leaves out the count. One
+ * problem per field, with its path in the deployment file.
+ */
+export function appProblems(sites: readonly SiteConfig[]): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  sites.forEach((site, i) => {
+    const p = site.platform;
+    if (!p || p.apps.length === 0) return;
+    const at = `sites[${i}].platform.apps`;
+    let added: WorkloadSpec[] = [];
+    try {
+      added = siteWorkloads({ ...site, platform: { ...p, apps: [] } });
+    } catch (e) {
+      if (!(e instanceof ProblemsError)) throw e; // reported by synth, with the stack that holds it
+    }
+    const reserved = new Set(added.map((w) => w.name));
+    const all = [...new Set([...reserved, ...p.apps.map((a) => a.name)])].sort();
+    const hosts = new Map(routesFrom(added).filter((r) => (r.pathPrefix ?? "/") === "/").map((r) => [r.host, r.service]));
+    const appNames = new Set<string>();
+    p.apps.forEach((a, j) => {
+      if (reserved.has(a.name)) out.push({ path: `${at}[${j}].name`, value: a.name, expected: `a name no workload of site ${site.name} has (the library adds ${a.name} to every site with a platform, or with its systems)` });
+      else if (appNames.has(a.name)) out.push({ path: `${at}[${j}].name`, value: a.name, expected: "a name used by one app only" });
+      appNames.add(a.name);
+      a.dependsOn.forEach((d, k) => {
+        if (!all.includes(d.service) || d.service === a.name) out.push({ path: `${at}[${j}].dependsOn[${k}].service`, value: d.service, expected: `another workload of site ${site.name}: one of ${all.filter((n) => n !== a.name).join(", ")}` });
+      });
+      if (a.public) {
+        const host = `${a.public}.${p.domain}`;
+        const taken = hosts.get(host);
+        if (taken) out.push({ path: `${at}[${j}].public`, value: a.public, expected: `a host name no other workload serves (${host} is ${taken}'s)` });
+        else hosts.set(host, a.name);
+      }
+      if (a.scaling && a.scaling.min > a.scaling.max) out.push({ path: `${at}[${j}].scaling.min`, value: a.scaling.min, expected: `at most scaling.max (${a.scaling.max})` });
+      else if (a.scaling && (a.count < a.scaling.min || a.count > a.scaling.max)) out.push({ path: `${at}[${j}].count`, value: a.count, expected: `a starting count inside scaling [${a.scaling.min}, ${a.scaling.max}]` });
+    });
+  });
+  return out;
 }

@@ -6,6 +6,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { App } from "cdktf";
 import { IConstruct } from "constructs";
+import { DeploymentConfigError } from "../config/deployment";
+import { ProblemsError } from "../constructs/problems";
 
 const ERROR = "@cdktf/error";
 
@@ -62,4 +64,19 @@ export function synthesizeAtomically(build: (app: App) => void, outdir = process
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/**
+ * What synth prints for an error that stopped it, one line each, never a stack trace: the
+ * problems of a deployment file, of a stack or of a builder as they are; anything else is a
+ * defect of the library, said in one line (its stack trace only with `debug`).
+ */
+export function failureLines(err: unknown, debug = false): string[] {
+  if (err instanceof SynthError || err instanceof ProblemsError) return [...err.problems];
+  if (err instanceof DeploymentConfigError) return err.message.split("\n");
+  const e = err instanceof Error ? err : new Error(String(err));
+  return [
+    `synth: internal error: ${e.message.split("\n")[0]} (a defect of the library, please report it; SYNTH_DEBUG=1 prints the stack trace)`,
+    ...(debug && e.stack ? [e.stack] : []),
+  ];
 }

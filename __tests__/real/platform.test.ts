@@ -398,6 +398,30 @@ d("both platform stacks applied by Terraform with the real providers to real, fe
     }, 120_000);
   }
 
+  /** `terraform init` and `apply` of a site's platform stack; what it holds afterwards must be every declared resource. */
+  function applyStack(site: Site): void {
+    terraformOk(site, ["init", "-input=false", "-no-color"]);
+    const t0 = Date.now();
+    terraformOk(site, ["apply", "-auto-approve", "-input=false", "-no-color"]);
+    mark(`${platformStack(site)} applied in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    applied.set(site, stateOf(site));
+    expect(applied.get(site)!.map((r) => r.address).sort()).toEqual(declaredAddresses(stacks.get(site)));
+  }
+
+  /** Every applied resource of `site`'s stack read back from its agents: the differences, one line each. */
+  async function readBackAll(site: Site): Promise<string[]> {
+    const diffs: string[] = [];
+    for (const r of applied.get(site) ?? []) {
+      const readBack = READ_BACK[r.type];
+      if (!readBack) {
+        if (!/^(random|tls)_/.test(r.type)) diffs.push(`${r.address}: no read-back for ${r.type} in this test`);
+        continue;
+      }
+      diffs.push(...(await readBack(r.values, agentsOf(site))).map((x) => `${r.address}: ${x}`));
+    }
+    return diffs;
+  }
+
   const ofType = (site: Site, type: string) => (applied.get(site) ?? []).filter((r) => r.type === type).map((r) => r.values);
 
   /** Every resource of the synthesized stack, as `type.name`. */
@@ -625,27 +649,12 @@ d("both platform stacks applied by Terraform with the real providers to real, fe
   });
 
   test("apply primary-platform: Terraform creates every resource of the stack", () => {
-    terraformOk(PRIMARY, ["init", "-input=false", "-no-color"]);
-    const t0 = Date.now();
-    terraformOk(PRIMARY, ["apply", "-auto-approve", "-input=false", "-no-color"]);
-    mark(`primary-platform applied in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    applied.set(PRIMARY, stateOf(PRIMARY));
-    expect(applied.get(PRIMARY)!.map((r) => r.address).sort()).toEqual(declaredAddresses(stacks.get(PRIMARY)));
+    applyStack(PRIMARY);
   });
 
   test("read back: every object the agents store has what Terraform applied", async () => {
-    const diffs: string[] = [];
-    const read = applied.get(PRIMARY) ?? [];
-    expect(read.length).toBeGreaterThan(100);
-    for (const r of read) {
-      const readBack = READ_BACK[r.type];
-      if (!readBack) {
-        if (!/^(random|tls)_/.test(r.type)) diffs.push(`${r.address}: no read-back for ${r.type} in this test`);
-        continue;
-      }
-      diffs.push(...(await readBack(r.values, agentsOf(PRIMARY))).map((x) => `${r.address}: ${x}`));
-    }
-    expect(diffs).toEqual([]);
+    expect((applied.get(PRIMARY) ?? []).length).toBeGreaterThan(100);
+    expect(await readBackAll(PRIMARY)).toEqual([]);
   });
 
   test("every job passes Nomad's validation, without warnings", async () => {
@@ -832,18 +841,8 @@ d("both platform stacks applied by Terraform with the real providers to real, fe
     snapshots.set("backup before its apply", await listings(agentsOf(BACKUP)));
     // The primary's global objects reach the backup datacenter, where its workloads log in.
     expect(snapshots.get("backup before its apply")!["consul acl roles"]).toEqual(expect.arrayContaining(ofType(PRIMARY, "consul_acl_role").map((r) => r.name)));
-    terraformOk(BACKUP, ["init", "-input=false", "-no-color"]);
-    const t0 = Date.now();
-    terraformOk(BACKUP, ["apply", "-auto-approve", "-input=false", "-no-color"]);
-    mark(`backup-platform applied in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    applied.set(BACKUP, stateOf(BACKUP));
-    expect(applied.get(BACKUP)!.map((r) => r.address).sort()).toEqual(declaredAddresses(stacks.get(BACKUP)));
-    const diffs: string[] = [];
-    for (const r of applied.get(BACKUP) ?? []) {
-      const readBack = READ_BACK[r.type];
-      if (readBack) diffs.push(...(await readBack(r.values, agentsOf(BACKUP))).map((x) => `${r.address}: ${x}`));
-    }
-    expect(diffs).toEqual([]);
+    applyStack(BACKUP);
+    expect(await readBackAll(BACKUP)).toEqual([]);
     const plan = terraform(BACKUP, ["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
     expect({ status: plan.status, out: plan.status === 0 ? "" : plan.output.slice(-4000) }).toEqual({ status: 0, out: "" });
     // Applying the backup changed nothing the primary's stack owns.
@@ -855,12 +854,7 @@ d("both platform stacks applied by Terraform with the real providers to real, fe
     await purgeStoppedJobs(BACKUP);
     expect(await listings(agentsOf(BACKUP))).toEqual(snapshots.get("backup before its apply"));
     expect(await listings(agentsOf(PRIMARY))).toEqual(snapshots.get("primary after its apply"));
-    const diffs: string[] = [];
-    for (const r of applied.get(PRIMARY) ?? []) {
-      const readBack = READ_BACK[r.type];
-      if (readBack) diffs.push(...(await readBack(r.values, agentsOf(PRIMARY))).map((x) => `${r.address}: ${x}`));
-    }
-    expect(diffs).toEqual([]);
+    expect(await readBackAll(PRIMARY)).toEqual([]);
   });
 
   test("destroy primary-platform: nothing of either stack is left in either site", async () => {

@@ -2,6 +2,7 @@ import { GroupContext, TaskGroup } from "./group";
 import { compact, isInteger, isNonEmptyString, isUnresolved, JsonObject, nonEmpty, Problems, stringMap, validateStringMap } from "./internal";
 import { Affinity, Constraint, Spread } from "./placement";
 import { Periodic, ReschedulePolicy, UpdateStrategy } from "./policies";
+import { ProblemsError } from "../problems";
 
 /** Scheduler of a job. */
 export enum JobType {
@@ -139,19 +140,6 @@ export interface ResourceTotals {
   readonly memoryMb: number;
 }
 
-/** Thrown when a {@link NomadJobSpec} is invalid; lists every problem found. */
-export class NomadJobValidationError extends Error {
-  constructor(
-    /** Job ID. */
-    public readonly jobId: string,
-    /** One message per problem: path, value received, what is expected. */
-    public readonly problems: readonly string[],
-  ) {
-    super(`Invalid Nomad job ${JSON.stringify(jobId)} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((x) => `  - ${x}`).join("\n")}`);
-    this.name = "NomadJobValidationError";
-  }
-}
-
 let skipValidation = false;
 
 /**
@@ -226,7 +214,7 @@ export class NomadJobSpec {
 
     if (!skipValidation) {
       const problems = this.validate();
-      if (problems.length > 0) throw new NomadJobValidationError(String(props.id), problems);
+      if (problems.length > 0) throw new ProblemsError(problems);
     }
   }
 

@@ -21,6 +21,7 @@ import { describeValue, isUnresolved } from "../nomad/internal";
 import { CLUSTER_PORTS } from "../../cloud-init/agents";
 import { InfluxDb, jobVariablePath, MariaDb, Postgres, secretEnvFile } from "./data";
 import { CLUSTER_CA_TEMPLATE, DEFAULT_NODE_CLASS, Dependency, WorkloadFile, WorkloadKind, WorkloadSpec } from "./spec";
+import { ProblemsError } from "../problems";
 
 // ---------------------------------------------------------------------------------------------
 // Shell scripts from typed steps
@@ -227,14 +228,6 @@ export interface BackupsProps {
   readonly nodeClass?: string;
 }
 
-/** Thrown when the backups' props do not hold. */
-export class BackupError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join("\n"));
-    this.name = "BackupError";
-  }
-}
-
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const IMAGE = /^[a-z0-9]+([._\-/][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
 const CRON_FIELD = /^[0-9A-Za-z*?,/#LW-]+$/;
@@ -335,10 +328,10 @@ export class Backups {
     return problems;
   }
 
-  /** One periodic workload per target. Throws {@link BackupError} listing every problem. */
+  /** One periodic workload per target. Throws {@link ProblemsError} listing every problem. */
   static specs(props: BackupsProps): WorkloadSpec[] {
     const problems = Backups.problems(props);
-    if (problems.length > 0) throw new BackupError(problems);
+    if (problems.length > 0) throw new ProblemsError(problems);
     return props.targets.map((t) => Backups.spec(t, props));
   }
 
@@ -369,7 +362,7 @@ export class Backups {
       { argv: ["echo", `${job}: uploaded ${plan.outputs.join(", ")} under`, [`s3://${d.bucket}/${d.prefix ?? Backups.DEFAULT_PREFIX}/${job}/`, ShellVar.of("STAMP"), "/"]] },
     ];
     const script = renderShellScript(`${job}: ${plan.description}, uploaded to ${d.endpoint}/${d.bucket} (rendered by the platform library).`, steps);
-    if (script.includes("{{")) throw new BackupError([`backups: ${job}: the script contains "{{"; expected no template action (the script is a Nomad template)`]);
+    if (script.includes("{{")) throw new ProblemsError([`backups: ${job}: the script contains "{{"; expected no template action (the script is a Nomad template)`]);
     const path = jobVariablePath(job);
     const s3: WorkloadFile = {
       destination: "secrets/s3.curlrc",

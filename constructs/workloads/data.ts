@@ -21,6 +21,7 @@
 import { ServiceProtocol } from "../consul/mesh";
 import { describeValue } from "../nomad/internal";
 import { DEFAULT_NODE_CLASS, WorkloadFile, WorkloadSpec } from "./spec";
+import { ProblemsError } from "../problems";
 
 // ---------------------------------------------------------------------------------------------
 // Nomad variables read by templates
@@ -33,14 +34,6 @@ export function jobVariablePath(workload: string): string {
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 const VARIABLE_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const VARIABLE_PATH = /^[A-Za-z0-9_.\-/]+$/;
-
-/** Thrown when a Nomad variable template is declared with bad names. */
-export class SecretTemplateError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join("\n"));
-    this.name = "SecretTemplateError";
-  }
-}
 
 function checkVariable(where: string, path: string, keys: readonly string[], problems: string[]): void {
   if (!VARIABLE_PATH.test(path) || path.startsWith("/") || path.endsWith("/") || path.includes("//")) {
@@ -82,7 +75,7 @@ export function secretEnvFile(props: SecretEnvFileProps): WorkloadFile {
   for (const [name] of entries) {
     if (!ENV_NAME.test(name)) problems.push(`secret env file of ${props.path}: env: received ${describeValue(name)}; expected an upper-case environment variable name`);
   }
-  if (problems.length > 0) throw new SecretTemplateError(problems);
+  if (problems.length > 0) throw new ProblemsError(problems);
   const lines = [`{{ with nomadVar ${JSON.stringify(props.path)} }}`, ...entries.map(([name, key]) => `${name}={{ .${key} }}`), "{{ end }}", ""];
   return { destination: props.destination ?? `secrets/${props.path.split("/").pop()}.env`, content: lines.join("\n"), env: true };
 }
@@ -104,7 +97,7 @@ export function secretFile(props: SecretFileProps): WorkloadFile {
   const problems: string[] = [];
   checkVariable(`secret file ${props.destination}`, props.path, props.keys, problems);
   if (props.keys.length === 0) problems.push(`secret file ${props.destination}: keys: received []; expected at least one key`);
-  if (problems.length > 0) throw new SecretTemplateError(problems);
+  if (problems.length > 0) throw new ProblemsError(problems);
   const content = `{{ with nomadVar ${JSON.stringify(props.path)} }}${props.keys.map((k) => `{{ .${k} }}\n`).join("")}{{ end }}`;
   return { destination: props.destination, content, ...(props.changeSignal ? { changeSignal: props.changeSignal } : {}) };
 }
@@ -199,14 +192,6 @@ export function hostVolumesFor(specs: readonly WorkloadSpec[]): string[] {
 // ---------------------------------------------------------------------------------------------
 // Data services
 
-/** Thrown when a data service is declared with bad props. */
-export class DataServiceError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join("\n"));
-    this.name = "DataServiceError";
-  }
-}
-
 /** CPU and memory of a data service's task. */
 export interface DataServiceResources {
   /** CPU shares in MHz. */
@@ -288,7 +273,7 @@ export function dataServiceProblems(kind: string, props: DataServiceProps, defau
 function dataServiceSpec(def: DataServiceDefinition, props: DataServiceProps, extraProblems: readonly string[] = []): WorkloadSpec {
   const defaults = { name: def.defaultName, image: def.defaultImage, version: def.defaultVersion, resources: def.defaultResources };
   const problems = [...dataServiceProblems(def.kind, props, defaults), ...extraProblems];
-  if (problems.length > 0) throw new DataServiceError(problems);
+  if (problems.length > 0) throw new ProblemsError(problems);
   const name = props.name ?? def.defaultName;
   return {
     name,

@@ -17,6 +17,7 @@ import { describeValue } from "../nomad/internal";
 import { CLUSTER_PORTS } from "../../cloud-init/agents";
 import { jobVariablePath, secretFile } from "./data";
 import { Dependency, WorkloadKind, WorkloadSpec } from "./spec";
+import { ProblemsError } from "../problems";
 
 // ---------------------------------------------------------------------------------------------
 // haproxy.cfg: a typed model and its renderer
@@ -162,14 +163,6 @@ export interface IngressProps {
   readonly maxConnections?: number;
   /** Path of the PEM file (certificate chain, then key) in the container. @default Ingress.DEFAULT_CERTIFICATE_PATH */
   readonly certificatePath?: string;
-}
-
-/** Thrown when the ingress's props, or its routes, do not hold. */
-export class IngressError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join("\n"));
-    this.name = "IngressError";
-  }
 }
 
 /** A generated haproxy.cfg and what it is made of. */
@@ -343,10 +336,10 @@ export class Ingress {
     return { routes, upstreams: services.map((service) => ({ service, localPort: localPort.get(service) as number })) };
   }
 
-  /** haproxy.cfg for the routes. Throws {@link IngressError} listing every problem of the props. */
+  /** haproxy.cfg for the routes. Throws {@link ProblemsError} listing every problem of the props. */
   static haproxyConfig(props: IngressProps): HaproxyConfig {
     const problems = Ingress.problems(props);
-    if (problems.length > 0) throw new IngressError(problems);
+    if (problems.length > 0) throw new ProblemsError(problems);
     const { routes, upstreams } = Ingress.resolve(props);
     const t = { ...Ingress.DEFAULT_TIMEOUTS, ...Object.fromEntries(Object.entries(props.timeouts ?? {}).filter(([, v]) => v !== undefined)) } as Required<HaproxyTimeouts>;
     const statsPort = props.statsPort ?? Ingress.DEFAULT_STATS_PORT;
@@ -453,10 +446,10 @@ export class Ingress {
     const name = props.name ?? Ingress.DEFAULT_NAME;
     const certificatePath = props.certificatePath ?? Ingress.DEFAULT_CERTIFICATE_PATH;
     if (!certificatePath.startsWith(Ingress.SECRETS_DIR)) {
-      throw new IngressError([`ingress "${name}": certificatePath: received ${describeValue(certificatePath)}; expected a file under ${Ingress.SECRETS_DIR} (the task's secrets folder, where the template writes it)`]);
+      throw new ProblemsError([`ingress "${name}": certificatePath: received ${describeValue(certificatePath)}; expected a file under ${Ingress.SECRETS_DIR} (the task's secrets folder, where the template writes it)`]);
     }
     const config = Ingress.haproxyConfig(props);
-    if (config.text.includes("{{")) throw new IngressError([`ingress "${name}": haproxy.cfg contains "{{"; expected no template action in a static file`]);
+    if (config.text.includes("{{")) throw new ProblemsError([`ingress "${name}": haproxy.cfg contains "{{"; expected no template action in a static file`]);
     return {
       name,
       description: "Public HTTP(S) entry: HAProxy terminating TLS and routing to the services through the Connect mesh",

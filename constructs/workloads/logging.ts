@@ -11,6 +11,7 @@ import { stringify } from "yaml";
 import { PATHS } from "../../cloud-init/agents";
 import { ServiceProtocol } from "../consul/mesh";
 import { ANY_NODE_CLASS, DEFAULT_NODE_CLASS, WorkloadKind, WorkloadSpec } from "./spec";
+import { ProblemsError } from "../problems";
 
 // ---------------------------------------------------------------------------------------------
 // Nomad templates (shared by the observability workloads)
@@ -40,14 +41,6 @@ export function nomadTemplate(text: string, actions: readonly string[] = []): st
 /** Renders a typed config object as YAML (no folding of long lines: PromQL and VRL stay whole). */
 export function renderYaml(value: unknown): string {
   return stringify(value, { lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false });
-}
-
-/** Thrown when the props of an observability workload do not hold; one line per problem. */
-export class ObservabilityError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join("\n"));
-    this.name = "ObservabilityError";
-  }
 }
 
 /**
@@ -117,7 +110,7 @@ export class ProblemList {
   }
 
   throwIfAny(): void {
-    if (this.items.length > 0) throw new ObservabilityError(this.items);
+    if (this.items.length > 0) throw new ProblemsError(this.items);
   }
 }
 

@@ -5,6 +5,7 @@ import { AclBindingRule } from "@cdktf/provider-consul/lib/acl-binding-rule";
 import { FailoverQuery, ServiceIntentions } from "../consul/mesh";
 import { WorkloadSpec, validateWorkloads } from "./spec";
 import { OtherDeclaration, WORKLOAD_ROLE_PREFIX, Workload, workloadProtocol, workloadRules } from "./workload";
+import { collectingProblems, reportProblems } from "../problems";
 
 /** The Consul auth method Nomad's workload identities log in with (Nomad's default name). */
 export const NOMAD_AUTH_METHOD = "nomad-workloads";
@@ -39,14 +40,6 @@ export interface FederatedSite {
   readonly workloads: readonly WorkloadSpec[];
 }
 
-/** Thrown when the workloads, taken together, do not hold. */
-export class WorkloadsError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join("\n"));
-    this.name = "WorkloadsError";
-  }
-}
-
 /**
  * A site's workloads with what follows from their declarations: intentions from their
  * dependencies (everything else denied), each workload's ACL policy and role bound to its Nomad
@@ -60,7 +53,14 @@ export class Platform extends Construct {
   constructor(scope: Construct, id: string, props: PlatformProps) {
     super(scope, id);
     const problems = validateWorkloads(props.workloads, `datacenter ${props.datacenter}:`);
-    if (problems.length > 0) throw new WorkloadsError(problems);
+    if (problems.length > 0) {
+      // Recorded, not thrown: synth reports them with every other problem of the deployment.
+      reportProblems(this, problems);
+      this.workloads = new Map();
+      this.intentions = new Map();
+      this.queries = [];
+      return;
+    }
 
     const auth = new AclAuthMethod(this, "auth-method", {
       name: NOMAD_AUTH_METHOD,
@@ -100,17 +100,19 @@ export class Platform extends Construct {
     const here = new Set(props.workloads.map((s) => s.name));
     const specs = [...props.workloads, ...[...owned.values()].map((o) => o.spec).filter((s) => !here.has(s.name))];
     for (const spec of specs) {
-      workloads.set(
-        spec.name,
-        new Workload(workloadsScope, spec.name, {
+      const workload = collectingProblems(
+        workloadsScope,
+        () =>
+          new Workload(workloadsScope, spec.name, {
           spec,
           datacenters: [props.datacenter],
           datacenter: props.datacenter,
           runsHere: here.has(spec.name),
           globalDatacenters: owned.get(spec.name)?.datacenters ?? [],
           otherDatacenters: owned.get(spec.name)?.others ?? [],
-        }),
+          }),
       );
+      if (workload) workloads.set(spec.name, workload);
     }
     this.workloads = workloads;
 
