@@ -249,7 +249,7 @@ describe("errors the stacks report", () => {
     expect(collectErrors(infra)).toContainEqual(expect.stringContaining('site primary: workloads bind host ports on node class "gpu", which no VM has; expected production or ingress'));
   });
 
-  test("fails on a secret the platform stack has no source for", () => {
+  test("fails on a template that reads a Nomad variable without declaring its secrets", () => {
     const app = Testing.app();
     const deployment = defaultDeployment();
     const site = deployment.sites[0];
@@ -257,7 +257,9 @@ describe("errors the stacks report", () => {
     const infra = new InfraStack(app, "x-infra", { deployment, site, workloads });
     const platform = new PlatformStack(app, "x-platform", { deployment, site, infra, workloads });
     Testing.synth(platform);
-    expect(collectErrors(platform)).toContainEqual(expect.stringContaining('variable nomad/jobs/odd (read by odd): no source for secret "api_key"; expected a key ending in _password or _token (generated), ingress_tls_*, backup_s3_*, or a snapshot token'));
+    expect(collectErrors(platform)).toContainEqual(
+      "x-platform: workload odd: file secrets/x.env: reads Nomad variable nomad/jobs/odd but declares none of its keys; expected its keys and their sources in the file's secrets (secretEnvFile and secretFile declare them)",
+    );
   });
 });
 

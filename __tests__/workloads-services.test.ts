@@ -27,10 +27,9 @@ import {
   RabbitMq,
   secretEnvFile,
   secretFile,
-  variableReads,
 } from "../constructs/workloads/data";
 import { HaproxySectionKind, Ingress, IngressProps, IngressRoute, renderHaproxyConfig, routesFrom } from "../constructs/workloads/ingress";
-import { validateWorkloads, WorkloadKind, WorkloadSpec } from "../constructs/workloads/spec";
+import { CLUSTER_CA_TEMPLATE, Secret, validateWorkloads, WorkloadKind, WorkloadSpec } from "../constructs/workloads/spec";
 import { workloadJob } from "../constructs/workloads/workload";
 import { ProblemsError } from "../constructs/problems";
 
@@ -218,7 +217,7 @@ describe("ingress workload", () => {
     expect(file(spec, "local/haproxy.cfg")).toBe(Ingress.haproxyConfig({ routes: routesFrom(apps) }).text);
     expect(file(spec, "secrets/ingress.pem")).toBe('{{ with nomadVar "nomad/jobs/ingress" }}{{ .ingress_tls_certificate }}\n{{ .ingress_tls_private_key }}\n{{ end }}');
     expect(spec.files?.find((f) => f.destination === "secrets/ingress.pem")?.changeSignal).toBe("SIGUSR2");
-    expect(nomadVariablesFor([spec])).toEqual([{ workload: "ingress", path: "nomad/jobs/ingress", keys: ["ingress_tls_certificate", "ingress_tls_private_key"] }]);
+    expect(nomadVariablesFor([spec])).toEqual([expect.objectContaining({ workload: "ingress", path: "nomad/jobs/ingress", keys: ["ingress_tls_certificate", "ingress_tls_private_key"] })]);
   });
 
   test("with the services it routes to, the declarations hold together and the job builds (Connect upstreams, system job on the ingress class)", () => {
@@ -362,7 +361,14 @@ describe("data services", () => {
   });
 
   test("credentials from the service's Nomad variable, exported to the environment; no secret in the spec", () => {
-    expect(postgres.files).toEqual([{ destination: "secrets/postgres.env", content: '{{ with nomadVar "nomad/jobs/postgres" }}\nPOSTGRES_PASSWORD={{ .postgres_password }}\n{{ end }}\n', env: true }]);
+    expect(postgres.files).toEqual([
+      {
+        destination: "secrets/postgres.env",
+        content: '{{ with nomadVar "nomad/jobs/postgres" }}\nPOSTGRES_PASSWORD={{ .postgres_password }}\n{{ end }}\n',
+        env: true,
+        secrets: [{ path: "nomad/jobs/postgres", key: "postgres_password", source: Secret.generated("postgres") }],
+      },
+    ]);
     expect(file(influxdb, "secrets/influxdb.env")).toContain("DOCKER_INFLUXDB_INIT_PASSWORD={{ .influxdb_admin_password }}\nDOCKER_INFLUXDB_INIT_ADMIN_TOKEN={{ .influxdb_admin_token }}");
     expect(file(minio, "secrets/minio.env")).toContain("MINIO_ROOT_PASSWORD={{ .minio_root_password }}");
     expect(file(mariadb, "secrets/mariadb.env")).toContain("MARIADB_ROOT_PASSWORD={{ .mariadb_root_password }}");
@@ -381,11 +387,11 @@ describe("data services", () => {
 
   test("the Nomad variables they need, per workload", () => {
     expect(nomadVariablesFor(dataServices())).toEqual([
-      { workload: "influxdb", path: "nomad/jobs/influxdb", keys: ["influxdb_admin_password", "influxdb_admin_token"] },
-      { workload: "mariadb", path: "nomad/jobs/mariadb", keys: ["mariadb_root_password"] },
-      { workload: "minio", path: "nomad/jobs/minio", keys: ["minio_root_password"] },
-      { workload: "postgres", path: "nomad/jobs/postgres", keys: ["postgres_password"] },
-      { workload: "rabbitmq", path: "nomad/jobs/rabbitmq", keys: ["rabbitmq_password"] },
+      expect.objectContaining({ workload: "influxdb", path: "nomad/jobs/influxdb", keys: ["influxdb_admin_password", "influxdb_admin_token"] }),
+      expect.objectContaining({ workload: "mariadb", path: "nomad/jobs/mariadb", keys: ["mariadb_root_password"] }),
+      expect.objectContaining({ workload: "minio", path: "nomad/jobs/minio", keys: ["minio_root_password"] }),
+      expect.objectContaining({ workload: "postgres", path: "nomad/jobs/postgres", keys: ["postgres_password"] }),
+      expect.objectContaining({ workload: "rabbitmq", path: "nomad/jobs/rabbitmq", keys: ["rabbitmq_password"] }),
     ]);
   });
 
@@ -450,43 +456,66 @@ describe("data service validation", () => {
 
 describe("Nomad variable templates", () => {
   test("secretEnvFile and secretFile render nomadVar blocks", () => {
-    expect(secretEnvFile({ path: "nomad/jobs/app", env: { A: "a_key", B: "b_key" } })).toEqual({
+    const gen = Secret.generated("app");
+    expect(secretEnvFile({ path: "nomad/jobs/app", env: { A: { key: "a_key", source: gen }, B: { key: "b_key", source: Secret.variable("b") } } })).toEqual({
       destination: "secrets/app.env",
       content: '{{ with nomadVar "nomad/jobs/app" }}\nA={{ .a_key }}\nB={{ .b_key }}\n{{ end }}\n',
       env: true,
+      secrets: [
+        { path: "nomad/jobs/app", key: "a_key", source: gen },
+        { path: "nomad/jobs/app", key: "b_key", source: Secret.variable("b") },
+      ],
     });
-    expect(secretFile({ destination: "secrets/t", path: "nomad/jobs/app", keys: ["t"] })).toEqual({ destination: "secrets/t", content: '{{ with nomadVar "nomad/jobs/app" }}{{ .t }}\n{{ end }}' });
+    expect(secretFile({ destination: "secrets/t", path: "nomad/jobs/app", keys: [{ key: "t", source: Secret.clusterToken("nomad") }] })).toEqual({
+      destination: "secrets/t",
+      content: '{{ with nomadVar "nomad/jobs/app" }}{{ .t }}\n{{ end }}',
+      secrets: [{ path: "nomad/jobs/app", key: "t", source: Secret.clusterToken("nomad") }],
+    });
   });
 
   test("fails on a bad variable path, key or environment name, or nothing to read", () => {
-    expect(() => secretEnvFile({ path: "/nomad/jobs/app", env: { A: "a" } })).toThrow(ProblemsError);
-    expect(() => secretEnvFile({ path: "/nomad/jobs/app", env: { A: "a" } })).toThrow(/path: received "\/nomad\/jobs\/app"; expected a Nomad variable path/);
-    expect(() => secretEnvFile({ path: "nomad/jobs/app", env: { A: "a-key" } })).toThrow(/key: received "a-key"; expected letters, digits and underscores/);
-    expect(() => secretEnvFile({ path: "nomad/jobs/app", env: { "lower-case": "a" } })).toThrow(/env: received "lower-case"; expected an upper-case environment variable name/);
+    const gen = Secret.generated("app");
+    expect(() => secretEnvFile({ path: "/nomad/jobs/app", env: { A: { key: "a", source: gen } } })).toThrow(ProblemsError);
+    expect(() => secretEnvFile({ path: "/nomad/jobs/app", env: { A: { key: "a", source: gen } } })).toThrow(/path: received "\/nomad\/jobs\/app"; expected a Nomad variable path/);
+    expect(() => secretEnvFile({ path: "nomad/jobs/app", env: { A: { key: "a-key", source: gen } } })).toThrow(/key: received "a-key"; expected letters, digits and underscores/);
+    expect(() => secretEnvFile({ path: "nomad/jobs/app", env: { "lower-case": { key: "a", source: gen } } })).toThrow(/env: received "lower-case"; expected an upper-case environment variable name/);
     expect(() => secretEnvFile({ path: "nomad/jobs/app", env: {} })).toThrow(/env: received \{\}; expected at least one variable/);
     expect(() => secretFile({ destination: "secrets/x", path: "nomad/jobs/app", keys: [] })).toThrow(/keys: received \[\]; expected at least one key/);
-    expect(() => secretFile({ destination: "secrets/x", path: "nomad/jobs/app", keys: ["{{ evil }}"] })).toThrow(/key: received "\{\{ evil \}\}"/);
-  });
-
-  test("variableReads: keys read at the variable's level, through if/else, not inside other blocks; index form", () => {
-    const template = [
-      '{{ with nomadVar "nomad/jobs/a" }}{{ if .flag }}X={{ .x }}{{ else }}Y={{ .y | toUpper }}{{ end }}',
-      '{{ range $k, $v := .Items }}{{ .Key }}{{ end }}{{ index . "dash-key" }}{{ .Path }}{{ end }}',
-      '{{ with nomadVar "nomad/jobs/b" }}{{- .b -}}{{ end }}{{ .outside }}{{/* .comment */}}',
-    ].join("");
-    const reads = variableReads(template);
-    expect([...reads.entries()].map(([p, k]) => [p, [...k].sort()])).toEqual([
-      ["nomad/jobs/a", ["dash-key", "flag", "x", "y"]],
-      ["nomad/jobs/b", ["b"]],
-    ]);
+    expect(() => secretFile({ destination: "secrets/x", path: "nomad/jobs/app", keys: [{ key: "{{ evil }}", source: gen }] })).toThrow(/key: received "\{\{ evil \}\}"/);
   });
 
   test("nomadVariablesFor merges the files of a workload and skips workloads without variables", () => {
     const spec: WorkloadSpec = {
       ...app("x"),
-      files: [secretEnvFile({ path: "nomad/jobs/x", env: { A: "a" } }), secretFile({ destination: "secrets/c", path: "nomad/jobs/x", keys: ["c"] }), { destination: "local/plain", content: "static" }],
+      files: [
+        secretEnvFile({ path: "nomad/jobs/x", env: { A: { key: "a", source: Secret.generated("x") } } }),
+        secretFile({ destination: "secrets/c", path: "nomad/jobs/x", keys: [{ key: "c", source: Secret.clusterCa() }] }),
+        { destination: "local/plain", content: "static" },
+      ],
     };
-    expect(nomadVariablesFor([spec, app("y")])).toEqual([{ workload: "x", path: "nomad/jobs/x", keys: ["a", "c"] }]);
+    expect(nomadVariablesFor([spec, app("y")])).toEqual([{ workload: "x", path: "nomad/jobs/x", keys: ["a", "c"], sources: { a: Secret.generated("x"), c: Secret.clusterCa() } }]);
+  });
+
+  test("fails on a key declared with two sources, naming both", () => {
+    const spec: WorkloadSpec = {
+      ...app("x"),
+      files: [
+        secretEnvFile({ path: "nomad/jobs/x", env: { A: { key: "a", source: Secret.generated("x") } } }),
+        secretFile({ destination: "secrets/a", path: "nomad/jobs/x", keys: [{ key: "a", source: Secret.clusterCa() }] }),
+      ],
+    };
+    expect(() => nomadVariablesFor([spec])).toThrow(/^workload x: secret nomad\/jobs\/x\.a: declared from \{"kind":"generated","owner":"x"\} and from \{"kind":"cluster-ca"\}; expected one source per key$/);
+  });
+
+  test("the backups read their database's generated password (same owner, same secret), the cluster's tokens, the S3 credentials from variables", () => {
+    const needs = nomadVariablesFor(
+      Backups.specs({ destination: { endpoint: "https://s3.example.org", bucket: "backups", region: "r" }, clusterCaPem: CLUSTER_CA_TEMPLATE, targets: [BackupTarget.consul(), BackupTarget.postgres({ service: "fleet-db", image: { image: "r/pg-backup", version: "16" } })] }),
+    );
+    const of = (job: string) => needs.find((n) => n.path === `nomad/jobs/${job}`)!.sources;
+    expect(of("backup-fleet-db").postgres_password).toEqual(Secret.generated("fleet-db"));
+    expect(of("backup-consul").consul_snapshot_token).toEqual(Secret.clusterToken("consul"));
+    expect(of("backup-consul").backup_s3_secret_access_key).toEqual(expect.objectContaining({ kind: "variable" }));
+    expect(needs.find((n) => n.path === "nomad/jobs")?.sources).toEqual({ cluster_ca_pem: Secret.clusterCa() });
   });
 });
 
@@ -603,11 +632,11 @@ describe("backups", () => {
 
   test("the Nomad variables the backups need: S3 credentials everywhere, plus each source's credential (same key names as the services')", () => {
     expect(nomadVariablesFor(specs)).toEqual([
-      { workload: "backup-consul", path: "nomad/jobs/backup-consul", keys: ["backup_s3_access_key_id", "backup_s3_secret_access_key", "consul_snapshot_token"] },
-      { workload: "backup-influxdb", path: "nomad/jobs/backup-influxdb", keys: ["backup_s3_access_key_id", "backup_s3_secret_access_key", "influxdb_admin_token"] },
-      { workload: "backup-mariadb", path: "nomad/jobs/backup-mariadb", keys: ["backup_s3_access_key_id", "backup_s3_secret_access_key", "mariadb_root_password"] },
-      { workload: "backup-nomad", path: "nomad/jobs/backup-nomad", keys: ["backup_s3_access_key_id", "backup_s3_secret_access_key", "nomad_snapshot_token"] },
-      { workload: "backup-postgres", path: "nomad/jobs/backup-postgres", keys: ["backup_s3_access_key_id", "backup_s3_secret_access_key", "postgres_password"] },
+      expect.objectContaining({ workload: "backup-consul", path: "nomad/jobs/backup-consul", keys: ["backup_s3_access_key_id", "backup_s3_secret_access_key", "consul_snapshot_token"] }),
+      expect.objectContaining({ workload: "backup-influxdb", path: "nomad/jobs/backup-influxdb", keys: ["backup_s3_access_key_id", "backup_s3_secret_access_key", "influxdb_admin_token"] }),
+      expect.objectContaining({ workload: "backup-mariadb", path: "nomad/jobs/backup-mariadb", keys: ["backup_s3_access_key_id", "backup_s3_secret_access_key", "mariadb_root_password"] }),
+      expect.objectContaining({ workload: "backup-nomad", path: "nomad/jobs/backup-nomad", keys: ["backup_s3_access_key_id", "backup_s3_secret_access_key", "nomad_snapshot_token"] }),
+      expect.objectContaining({ workload: "backup-postgres", path: "nomad/jobs/backup-postgres", keys: ["backup_s3_access_key_id", "backup_s3_secret_access_key", "postgres_password"] }),
     ]);
   });
 

@@ -1,4 +1,4 @@
-import { Annotations, TerraformStack, TerraformVariable } from "cdktf";
+import { TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { ConsulProvider } from "@cdktf/provider-consul/lib/provider";
 import { KeyPrefix } from "@cdktf/provider-consul/lib/key-prefix";
@@ -10,13 +10,12 @@ import { DeploymentConfig, SiteConfig } from "../config/deployment";
 import { Password, PrivateKey, RandomProvider, SelfSignedCert, TlsProvider } from "../constructs/openstack/l1";
 import { Autoscaler, autoscalerAclPolicyJson } from "../constructs/workloads/autoscaler";
 import { Monitoring } from "../constructs/workloads/monitoring";
-import { Backups } from "../constructs/workloads/backups";
 import { capacityProblems } from "../constructs/workloads/capacity";
 import { nomadVariablesFor } from "../constructs/workloads/data";
 import { FederatedSite, Platform } from "../constructs/workloads/platform";
-import { CLUSTER_CA_KEY, WorkloadSpec } from "../constructs/workloads/spec";
+import { SecretSource, WorkloadSpec } from "../constructs/workloads/spec";
 import { InfraStack, NODE_CLASSES } from "./infra-stack";
-import { ProblemsError, reportProblems } from "../constructs/problems";
+import { collectingProblems, ProblemsError, reportProblems } from "../constructs/problems";
 
 export interface PlatformStackProps {
   readonly deployment: DeploymentConfig;
@@ -35,9 +34,6 @@ export interface PlatformStackProps {
    */
   readonly globalObjectsFor?: readonly FederatedSite[];
 }
-
-/** Nomad variable keys Terraform fills with generated passwords (letters and digits only: templates write them unquoted). */
-const GENERATED_KEY = /(_password|_token)$/;
 
 /**
  * A site's running platform, configured through Consul's and Nomad's APIs. Separate from the
@@ -86,7 +82,7 @@ export class PlatformStack extends TerraformStack {
       ...(props.failoverDatacenter ? { failoverDatacenters: [props.failoverDatacenter] } : {}),
       ...(props.globalObjectsFor ? { globalObjectsFor: props.globalObjectsFor } : {}),
     });
-    this.secrets(workloads, infra, p.domain);
+    collectingProblems(this, () => this.secrets(workloads, infra, p.domain));
     if (workloads.some((w) => w.name === Monitoring.GRAFANA)) {
       // Grafana's admin password, generated, in its KV settings (which its ACL role can read).
       const password = new Password(this, "grafana-admin-password", { length: 32, special: false });
@@ -134,50 +130,45 @@ export class PlatformStack extends TerraformStack {
    */
   private secrets(workloads: readonly WorkloadSpec[], infra: InfraStack, domain: string): void {
     const scope = new Construct(this, "secrets");
-    const generated = new Map<string, string>();
-    const sensitive = new Map<string, string>();
     let cert: { certPem: string; keyPem: string } | undefined;
-    const value = (key: string, path: string, where: string): string | undefined => {
-      if (key === CLUSTER_CA_KEY) return infra.cluster.ca.certPem;
-      if (key === "consul_snapshot_token") return infra.cluster.consulManagementToken.value;
-      if (key === "nomad_snapshot_token") return infra.cluster.nomadManagementToken.value;
-      if (key.startsWith("ingress_tls_")) {
-        cert ??= this.ingressCertificate(scope, domain);
-        return key === "ingress_tls_certificate" ? cert.certPem : cert.keyPem;
-      }
-      if (key.startsWith("backup_s3_")) {
-        if (!sensitive.has(key)) {
-          const v = new TerraformVariable(scope, key, { type: "string", sensitive: true, nullable: false, description: `${key.replace(/_/g, " ")} of the other site's object storage (backups)` });
+    const ingress = () => (cert ??= this.ingressCertificate(scope, domain));
+    /** The value a source stands for: made once per source (and per owner and key for generated ones). */
+    const value = (key: string, source: SecretSource): string => {
+      switch (source.kind) {
+        case "cluster-ca":
+          return infra.cluster.ca.certPem;
+        case "cluster-token":
+          return source.agent === "consul" ? infra.cluster.consulManagementToken.value : infra.cluster.nomadManagementToken.value;
+        case "ingress-certificate":
+          return ingress().certPem;
+        case "ingress-private-key":
+          return ingress().keyPem;
+        case "variable": {
+          const found = scope.node.tryFindChild(key) as TerraformVariable | undefined;
+          if (found) return found.stringValue;
+          const v = new TerraformVariable(scope, key, { type: "string", sensitive: true, nullable: false, description: source.description });
           v.overrideLogicalId(key);
-          sensitive.set(key, v.stringValue);
+          return v.stringValue;
         }
-        return sensitive.get(key);
+        case "generated": {
+          // One secret per owner and key: a database and its backup job share it, two databases do not.
+          const owner = (scope.node.tryFindChild(source.owner) as Construct | undefined) ?? new Construct(scope, source.owner);
+          const found = owner.node.tryFindChild(key) as Password | undefined;
+          return (found ?? new Password(owner, key, { length: 32, special: false })).result;
+        }
       }
-      if (GENERATED_KEY.test(key)) {
-        // One secret per service and key: a database and its backup job share it, two databases do not.
-        const service = path.replace(/^nomad\/jobs\//, "").replace(new RegExp(`^${Backups.JOB_PREFIX}`), "");
-        const serviceScope = (scope.node.tryFindChild(service) as Construct | undefined) ?? new Construct(scope, service);
-        if (!serviceScope.node.tryFindChild(key)) generated.set(`${service}/${key}`, new Password(serviceScope, key, { length: 32, special: false }).result);
-        return generated.get(`${service}/${key}`);
-      }
-      Annotations.of(this).addError(`${where}: no source for secret "${key}"; expected a key ending in _password or _token (generated), ingress_tls_*, backup_s3_*, or a snapshot token`);
-      return undefined;
     };
     // One variable per path: several workloads may read the same one (the shared nomad/jobs).
-    const byPath = new Map<string, { keys: Set<string>; readers: string[] }>();
+    const byPath = new Map<string, Map<string, SecretSource>>();
     for (const need of nomadVariablesFor(workloads)) {
-      const entry = byPath.get(need.path) ?? { keys: new Set<string>(), readers: [] };
-      need.keys.forEach((k) => entry.keys.add(k));
-      entry.readers.push(need.workload);
+      const entry = byPath.get(need.path) ?? new Map<string, SecretSource>();
+      for (const key of need.keys) entry.set(key, need.sources[key]);
       byPath.set(need.path, entry);
     }
     const vars = new Construct(scope, "variables");
-    for (const [path, { keys, readers }] of [...byPath.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [path, keys] of [...byPath.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       const items: Record<string, string> = {};
-      for (const key of [...keys].sort()) {
-        const v = value(key, path, `variable ${path} (read by ${readers.join(", ")})`);
-        if (v !== undefined) items[key] = v;
-      }
+      for (const key of [...keys.keys()].sort()) items[key] = value(key, keys.get(key) as SecretSource);
       new NomadVariable(vars, path.replace(/\//g, "-"), { path, items });
     }
   }

@@ -11,7 +11,7 @@
  */
 import { CLUSTER_PORTS } from "../../cloud-init/agents";
 import { ServiceProtocol } from "../consul/mesh";
-import { CLUSTER_CA_TEMPLATE, DEFAULT_NODE_CLASS, WorkloadSpec } from "./spec";
+import { caFileSecrets, CLUSTER_CA_TEMPLATE, DEFAULT_NODE_CLASS, WorkloadSpec } from "./spec";
 import { ComponentOptions, NOMAD_NODE_IP, ProblemList, WorkloadResources, nomadTemplate } from "./logging";
 import { Monitoring } from "./monitoring";
 
@@ -214,7 +214,7 @@ export function autoscalerWorkload(props: AutoscalerProps): WorkloadSpec {
     nomadApiAccess: true,
     files: [
       { destination: Autoscaler.CONFIG_PATH, content: nomadTemplate(JSON.stringify(config, null, 2), [NOMAD_NODE_IP]), changeSignal: "SIGHUP" },
-      { destination: Monitoring.CA_PATH, content: props.caPem === CLUSTER_CA_TEMPLATE ? props.caPem : nomadTemplate(props.caPem) },
+      { destination: Monitoring.CA_PATH, content: props.caPem === CLUSTER_CA_TEMPLATE ? props.caPem : nomadTemplate(props.caPem), secrets: caFileSecrets(props.caPem) },
     ],
     nodeClass,
   };

@@ -20,7 +20,7 @@
 import { describeValue, isUnresolved } from "../nomad/internal";
 import { CLUSTER_PORTS } from "../../cloud-init/agents";
 import { InfluxDb, jobVariablePath, MariaDb, Postgres, secretEnvFile } from "./data";
-import { CLUSTER_CA_TEMPLATE, DEFAULT_NODE_CLASS, Dependency, WorkloadFile, WorkloadKind, WorkloadSpec } from "./spec";
+import { caFileSecrets, CLUSTER_CA_TEMPLATE, DEFAULT_NODE_CLASS, Dependency, Secret, WorkloadFile, WorkloadKind, WorkloadSpec } from "./spec";
 import { ProblemsError } from "../problems";
 
 // ---------------------------------------------------------------------------------------------
@@ -367,6 +367,7 @@ export class Backups {
     const s3: WorkloadFile = {
       destination: "secrets/s3.curlrc",
       content: `{{ with nomadVar ${JSON.stringify(path)} }}user = "{{ .${Backups.S3_ACCESS_KEY_KEY} }}:{{ .${Backups.S3_SECRET_KEY_KEY} }}"\n{{ end }}`,
+      secrets: [Backups.S3_ACCESS_KEY_KEY, Backups.S3_SECRET_KEY_KEY].map((key) => ({ path, key, source: Secret.variable(`${key.replace(/_/g, " ")} of the other site's object storage (backups)`) })),
     };
     const r = t.props.resources ?? Backups.DEFAULT_RESOURCES;
     return {
@@ -397,7 +398,7 @@ export class Backups {
     dependsOn?: Dependency;
     files: (path: string, caPem: string) => WorkloadFile[];
   } {
-    const ca = (caPem: string): WorkloadFile => ({ destination: "local/ca.pem", content: caPem.endsWith("\n") ? caPem : `${caPem}\n` });
+    const ca = (caPem: string): WorkloadFile => ({ destination: "local/ca.pem", content: caPem.endsWith("\n") ? caPem : `${caPem}\n`, secrets: caFileSecrets(caPem) });
     const agentIp = '{{ env "attr.unique.network.ip-address" }}';
     switch (t.source) {
       case BackupSource.CONSUL:
@@ -412,7 +413,7 @@ export class Backups {
               content: [`CONSUL_HTTP_ADDR=https://${agentIp}:${CLUSTER_PORTS.consulHttps}`, "CONSUL_CACERT=/local/ca.pem", `CONSUL_TLS_SERVER_NAME=${Backups.AGENT_TLS_NAME}`, ""].join("\n"),
               env: true,
             },
-            secretEnvFile({ destination: "secrets/token.env", path, env: { CONSUL_HTTP_TOKEN: Backups.CONSUL_TOKEN_KEY } }),
+            secretEnvFile({ destination: "secrets/token.env", path, env: { CONSUL_HTTP_TOKEN: { key: Backups.CONSUL_TOKEN_KEY, source: Secret.clusterToken("consul") } } }),
           ],
         };
       case BackupSource.NOMAD:
@@ -436,7 +437,11 @@ export class Backups {
           files: (path, caPem) => [
             ca(caPem),
             { destination: "local/agent.env", content: `AGENT_IP=${agentIp}\n`, env: true },
-            { destination: "secrets/nomad.headers", content: `{{ with nomadVar ${JSON.stringify(path)} }}X-Nomad-Token: {{ .${Backups.NOMAD_TOKEN_KEY} }}\n{{ end }}` },
+            {
+              destination: "secrets/nomad.headers",
+              content: `{{ with nomadVar ${JSON.stringify(path)} }}X-Nomad-Token: {{ .${Backups.NOMAD_TOKEN_KEY} }}\n{{ end }}`,
+              secrets: [{ path, key: Backups.NOMAD_TOKEN_KEY, source: Secret.clusterToken("nomad") }],
+            },
           ],
         };
       case BackupSource.POSTGRES: {
@@ -459,7 +464,7 @@ export class Backups {
           steps,
           outputs: dbs ? ["globals.sql.gz", ...dbs.map((db) => `${db}.dump`)] : [`${t.subject}.sql.gz`],
           dependsOn: { service: t.subject, localPort: port },
-          files: (path) => [secretEnvFile({ destination: "secrets/db.env", path, env: { PGPASSWORD: Postgres.PASSWORD_KEY } })],
+          files: (path) => [secretEnvFile({ destination: "secrets/db.env", path, env: { PGPASSWORD: { key: Postgres.PASSWORD_KEY, source: Secret.generated(t.subject) } } })],
         };
       }
       case BackupSource.MARIADB: {
@@ -475,7 +480,7 @@ export class Backups {
           ],
           outputs: [`${t.subject}.sql.gz`],
           dependsOn: { service: t.subject, localPort: port },
-          files: (path) => [secretEnvFile({ destination: "secrets/db.env", path, env: { MYSQL_PWD: MariaDb.PASSWORD_KEY } })],
+          files: (path) => [secretEnvFile({ destination: "secrets/db.env", path, env: { MYSQL_PWD: { key: MariaDb.PASSWORD_KEY, source: Secret.generated(t.subject) } } })],
         };
       }
       case BackupSource.INFLUXDB: {
@@ -489,7 +494,7 @@ export class Backups {
           ],
           outputs: [`${t.subject}.tar.gz`],
           dependsOn: { service: t.subject, localPort: port },
-          files: (path) => [secretEnvFile({ destination: "secrets/db.env", path, env: { INFLUX_TOKEN: InfluxDb.TOKEN_KEY } })],
+          files: (path) => [secretEnvFile({ destination: "secrets/db.env", path, env: { INFLUX_TOKEN: { key: InfluxDb.TOKEN_KEY, source: Secret.generated(t.subject) } } })],
         };
       }
     }

@@ -20,7 +20,7 @@
  */
 import { ServiceProtocol } from "../consul/mesh";
 import { describeValue } from "../nomad/internal";
-import { DEFAULT_NODE_CLASS, WorkloadFile, WorkloadSpec } from "./spec";
+import { DEFAULT_NODE_CLASS, Secret, SecretItem, SecretSource, WorkloadFile, WorkloadSpec } from "./spec";
 import { ProblemsError } from "../problems";
 
 // ---------------------------------------------------------------------------------------------
@@ -50,8 +50,8 @@ export interface SecretEnvFileProps {
   readonly destination?: string;
   /** Nomad variable read, e.g. `nomad/jobs/postgres`. */
   readonly path: string;
-  /** Environment variable name → key of the Nomad variable, e.g. `{ POSTGRES_PASSWORD: "postgres_password" }`. */
-  readonly env: Readonly<Record<string, string>>;
+  /** Environment variable name → key of the Nomad variable and its source, e.g. `{ POSTGRES_PASSWORD: { key: "postgres_password", source: Secret.generated("postgres") } }`. */
+  readonly env: Readonly<Record<string, SecretItem>>;
 }
 
 /**
@@ -70,14 +70,19 @@ export interface SecretEnvFileProps {
 export function secretEnvFile(props: SecretEnvFileProps): WorkloadFile {
   const problems: string[] = [];
   const entries = Object.entries(props.env);
-  checkVariable("secret env file", props.path, entries.map(([, key]) => key), problems);
+  checkVariable("secret env file", props.path, entries.map(([, item]) => item.key), problems);
   if (entries.length === 0) problems.push(`secret env file of ${props.path}: env: received {}; expected at least one variable`);
   for (const [name] of entries) {
     if (!ENV_NAME.test(name)) problems.push(`secret env file of ${props.path}: env: received ${describeValue(name)}; expected an upper-case environment variable name`);
   }
   if (problems.length > 0) throw new ProblemsError(problems);
-  const lines = [`{{ with nomadVar ${JSON.stringify(props.path)} }}`, ...entries.map(([name, key]) => `${name}={{ .${key} }}`), "{{ end }}", ""];
-  return { destination: props.destination ?? `secrets/${props.path.split("/").pop()}.env`, content: lines.join("\n"), env: true };
+  const lines = [`{{ with nomadVar ${JSON.stringify(props.path)} }}`, ...entries.map(([name, item]) => `${name}={{ .${item.key} }}`), "{{ end }}", ""];
+  return {
+    destination: props.destination ?? `secrets/${props.path.split("/").pop()}.env`,
+    content: lines.join("\n"),
+    env: true,
+    secrets: entries.map(([, item]) => ({ path: props.path, ...item })),
+  };
 }
 
 /** Props of {@link secretFile}. */
@@ -86,8 +91,8 @@ export interface SecretFileProps {
   readonly destination: string;
   /** Nomad variable read. */
   readonly path: string;
-  /** Keys written one after the other, each followed by a line break (e.g. a certificate chain, then its key). */
-  readonly keys: readonly string[];
+  /** Keys written one after the other, each followed by a line break (e.g. a certificate chain, then its key), with their sources. */
+  readonly keys: readonly SecretItem[];
   /** Signal sent to the task when the file changes. @default - the task restarts */
   readonly changeSignal?: string;
 }
@@ -95,11 +100,11 @@ export interface SecretFileProps {
 /** A Nomad template writing keys of a Nomad variable to a file (PEM material, tokens). */
 export function secretFile(props: SecretFileProps): WorkloadFile {
   const problems: string[] = [];
-  checkVariable(`secret file ${props.destination}`, props.path, props.keys, problems);
+  checkVariable(`secret file ${props.destination}`, props.path, props.keys.map((k) => k.key), problems);
   if (props.keys.length === 0) problems.push(`secret file ${props.destination}: keys: received []; expected at least one key`);
   if (problems.length > 0) throw new ProblemsError(problems);
-  const content = `{{ with nomadVar ${JSON.stringify(props.path)} }}${props.keys.map((k) => `{{ .${k} }}\n`).join("")}{{ end }}`;
-  return { destination: props.destination, content, ...(props.changeSignal ? { changeSignal: props.changeSignal } : {}) };
+  const content = `{{ with nomadVar ${JSON.stringify(props.path)} }}${props.keys.map((k) => `{{ .${k.key} }}\n`).join("")}{{ end }}`;
+  return { destination: props.destination, content, ...(props.changeSignal ? { changeSignal: props.changeSignal } : {}), secrets: props.keys.map((k) => ({ path: props.path, ...k })) };
 }
 
 /** A Nomad variable a workload reads, and the keys it reads from it. */
@@ -108,76 +113,41 @@ export interface NomadVariableNeed {
   readonly workload: string;
   /** Variable path, e.g. `nomad/jobs/postgres`. */
   readonly path: string;
-  /**
-   * Keys read, sorted. By convention of this library the same key name in two variables holds the
-   * same secret (e.g. `postgres_password` in `nomad/jobs/postgres` and `nomad/jobs/backup-postgres`).
-   */
+  /** Keys read, sorted. */
   readonly keys: readonly string[];
-}
-
-/** Properties of the object `nomadVar` returns, which are not keys of the variable. */
-const VARIABLE_OBJECT_FIELDS = new Set(["Path", "Namespace", "Items", "Metadata", "Keys", "Values", "CreateIndex", "ModifyIndex", "LockIndex"]);
-
-/** Keys of the nomadVar blocks of one template (consul-template syntax). @internal */
-export function variableReads(template: string): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>();
-  // Frames: a `with nomadVar` block (dot is the variable), an `if` (dot unchanged), anything else (dot changed).
-  const stack: Array<{ kind: "var"; path: string } | { kind: "if" } | { kind: "other" }> = [];
-  const current = (): string | undefined => {
-    for (let i = stack.length - 1; i >= 0; i--) {
-      const f = stack[i];
-      if (f.kind === "if") continue;
-      return f.kind === "var" ? f.path : undefined;
-    }
-    return undefined;
-  };
-  const collect = (action: string): void => {
-    const path = current();
-    if (!path) return;
-    const keys = out.get(path) ?? new Set<string>();
-    for (const m of action.matchAll(/(?:^|[\s(|])\.([A-Za-z_][A-Za-z0-9_]*)/g)) if (!VARIABLE_OBJECT_FIELDS.has(m[1])) keys.add(m[1]);
-    for (const m of action.matchAll(/\bindex\s+\.\s+"([^"]+)"/g)) keys.add(m[1]);
-    out.set(path, keys);
-  };
-  for (const m of template.matchAll(/\{\{-?\s*([\s\S]*?)\s*-?\}\}/g)) {
-    const action = m[1].trim();
-    if (action.startsWith("/*")) continue;
-    const withVar = /^with\s+nomadVar\s+"([^"]+)"$/.exec(action);
-    if (withVar) {
-      stack.push({ kind: "var", path: withVar[1] });
-      if (!out.has(withVar[1])) out.set(withVar[1], new Set());
-    } else if (/^if\b/.test(action)) {
-      collect(action);
-      stack.push({ kind: "if" });
-    } else if (/^(with|range|define|block)\b/.test(action)) {
-      collect(action);
-      stack.push({ kind: "other" });
-    } else if (action === "end") {
-      stack.pop();
-    } else {
-      collect(action);
-    }
-  }
-  return out;
+  /** Where each key's value comes from. */
+  readonly sources: Readonly<Record<string, SecretSource>>;
 }
 
 /**
- * The Nomad variables the workloads' templates read (`{{ with nomadVar "path" }}...{{ .key }}`),
- * one entry per workload and path, sorted. The platform stack creates each of them with these keys.
+ * The Nomad variables the workloads' templates read, from the secrets their files declare: one
+ * entry per workload and path, sorted. The platform stack creates each of them with these keys.
+ * A key declared with two sources is a problem (thrown, listing every one).
  */
 export function nomadVariablesFor(specs: readonly WorkloadSpec[]): NomadVariableNeed[] {
   const out: NomadVariableNeed[] = [];
+  const problems: string[] = [];
   for (const spec of specs) {
-    const byPath = new Map<string, Set<string>>();
+    const byPath = new Map<string, Map<string, SecretSource>>();
     for (const file of spec.files ?? []) {
-      for (const [path, keys] of variableReads(file.content)) {
-        const all = byPath.get(path) ?? new Set<string>();
-        keys.forEach((k) => all.add(k));
-        byPath.set(path, all);
+      // A template that reads a variable it does not declare would render empty values at run time.
+      const declared = new Set((file.secrets ?? []).map((r) => r.path));
+      for (const m of file.content.matchAll(/nomadVar\s+"([^"]+)"/g)) {
+        if (!declared.has(m[1])) problems.push(`workload ${spec.name}: file ${file.destination}: reads Nomad variable ${m[1]} but declares none of its keys; expected its keys and their sources in the file's secrets (secretEnvFile and secretFile declare them)`);
+      }
+      for (const ref of file.secrets ?? []) {
+        const keys = byPath.get(ref.path) ?? new Map<string, SecretSource>();
+        const seen = keys.get(ref.key);
+        if (seen && JSON.stringify(seen) !== JSON.stringify(ref.source)) {
+          problems.push(`workload ${spec.name}: secret ${ref.path}.${ref.key}: declared from ${JSON.stringify(seen)} and from ${JSON.stringify(ref.source)}; expected one source per key`);
+        }
+        keys.set(ref.key, ref.source);
+        byPath.set(ref.path, keys);
       }
     }
-    for (const [path, keys] of byPath) out.push({ workload: spec.name, path, keys: [...keys].sort() });
+    for (const [path, keys] of byPath) out.push({ workload: spec.name, path, keys: [...keys.keys()].sort(), sources: Object.fromEntries([...keys.entries()].sort(([a], [b]) => a.localeCompare(b))) });
   }
+  if (problems.length > 0) throw new ProblemsError(problems);
   return out.sort((a, b) => a.workload.localeCompare(b.workload) || a.path.localeCompare(b.path));
 }
 
@@ -292,7 +262,13 @@ function dataServiceSpec(def: DataServiceDefinition, props: DataServiceProps, ex
     ...(def.command ? { command: def.command } : {}),
     ...(def.args ? { args: [...def.args] } : {}),
     ...(def.env ? { env: { ...def.env } } : {}),
-    files: [secretEnvFile({ destination: `secrets/${def.defaultName}.env`, path: jobVariablePath(name), env: def.secretEnv })],
+    files: [
+      secretEnvFile({
+        destination: `secrets/${def.defaultName}.env`,
+        path: jobVariablePath(name),
+        env: Object.fromEntries(Object.entries(def.secretEnv).map(([env, key]) => [env, { key, source: Secret.generated(name) }])),
+      }),
+    ],
     volume: { source: name, mountPath: def.mountPath },
     nodeClass: props.nodeClass ?? DEFAULT_NODE_CLASS,
   };

@@ -16,7 +16,7 @@ import { Duration } from "../nomad";
 import { describeValue } from "../nomad/internal";
 import { CLUSTER_PORTS } from "../../cloud-init/agents";
 import { jobVariablePath, secretFile } from "./data";
-import { Dependency, WorkloadKind, WorkloadSpec } from "./spec";
+import { Dependency, Secret, WorkloadKind, WorkloadSpec } from "./spec";
 import { ProblemsError } from "../problems";
 
 // ---------------------------------------------------------------------------------------------
@@ -476,7 +476,10 @@ export class Ingress {
         secretFile({
           destination: `secrets/${certificatePath.slice(Ingress.SECRETS_DIR.length)}`,
           path: jobVariablePath(name),
-          keys: [Ingress.CERTIFICATE_KEY, Ingress.PRIVATE_KEY_KEY],
+          keys: [
+            { key: Ingress.CERTIFICATE_KEY, source: Secret.ingressCertificate() },
+            { key: Ingress.PRIVATE_KEY_KEY, source: Secret.ingressPrivateKey() },
+          ],
           // The master reloads its workers on SIGUSR2: a renewed certificate without dropped connections.
           changeSignal: "SIGUSR2",
         }),

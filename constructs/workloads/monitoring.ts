@@ -7,7 +7,7 @@
  */
 import { Token } from "cdktf";
 import { ServiceProtocol } from "../consul/mesh";
-import { CLUSTER_CA_TEMPLATE, DEFAULT_NODE_CLASS, WorkloadFile, WorkloadSpec } from "./spec";
+import { caFileSecrets, CLUSTER_CA_TEMPLATE, DEFAULT_NODE_CLASS, WorkloadFile, WorkloadSpec } from "./spec";
 import { settingsPrefix } from "./workload";
 import { CLUSTER_PORTS } from "../../cloud-init/agents";
 import { ComponentOptions, Logging, NOMAD_NODE_IP, ProblemList, WorkloadResources, nomadTemplate, renderYaml } from "./logging";
@@ -731,7 +731,7 @@ export function prometheusFiles(opts: PrometheusConfigOptions & { readonly caPem
   return [
     { destination: Monitoring.PROMETHEUS_CONFIG_PATH, content: nomadTemplate(renderYaml(prometheusConfig(configOpts)), [NOMAD_NODE_IP]), changeSignal: "SIGHUP" },
     { destination: Monitoring.RULES_PATH, content: nomadTemplate(renderYaml(alertRules())), changeSignal: "SIGHUP" },
-    { destination: Monitoring.CA_PATH, content: Token.isUnresolved(caPem) || caPem === CLUSTER_CA_TEMPLATE ? caPem : nomadTemplate(caPem) },
+    { destination: Monitoring.CA_PATH, content: Token.isUnresolved(caPem) || caPem === CLUSTER_CA_TEMPLATE ? caPem : nomadTemplate(caPem), secrets: caFileSecrets(caPem) },
   ];
 }
 

@@ -61,6 +61,63 @@ export interface WorkloadFile {
   readonly changeSignal?: string;
   /** Export the rendered `KEY=value` lines as environment variables. @default false */
   readonly env?: boolean;
+  /**
+   * The Nomad variable keys the template reads, with where each value comes from: the platform
+   * stack creates the variables from these declarations (secretEnvFile and secretFile fill it).
+   * @default - none
+   */
+  readonly secrets?: readonly SecretRef[];
+}
+
+/** Where the value of a secret a workload reads comes from. */
+export type SecretSource =
+  | { readonly kind: "generated"; readonly owner: string }
+  | { readonly kind: "variable"; readonly description: string }
+  | { readonly kind: "cluster-ca" }
+  | { readonly kind: "cluster-token"; readonly agent: "consul" | "nomad" }
+  | { readonly kind: "ingress-certificate" }
+  | { readonly kind: "ingress-private-key" };
+
+/** The sources a workload's secrets may come from; the platform stack fills each kind. */
+export class Secret {
+  /**
+   * A password Terraform generates (32 letters and digits: templates write it unquoted), one per
+   * owner and key: the jobs that name the same owner (a database and its backup) share it.
+   */
+  static generated(owner: string): SecretSource {
+    return { kind: "generated", owner };
+  }
+  /** A sensitive Terraform variable named like the key, given at deploy (`TF_VAR_<key>`); `description` is the variable's. */
+  static variable(description: string): SecretSource {
+    return { kind: "variable", description };
+  }
+  /** The cluster CA certificate (PEM), from the infra stack. */
+  static clusterCa(): SecretSource {
+    return { kind: "cluster-ca" };
+  }
+  /** A management token of the cluster, from the infra stack (the snapshot jobs: neither agent has a narrower permission). */
+  static clusterToken(agent: "consul" | "nomad"): SecretSource {
+    return { kind: "cluster-token", agent };
+  }
+  /** The ingress' TLS certificate (PEM). */
+  static ingressCertificate(): SecretSource {
+    return { kind: "ingress-certificate" };
+  }
+  /** The ingress' TLS private key (PEM). */
+  static ingressPrivateKey(): SecretSource {
+    return { kind: "ingress-private-key" };
+  }
+}
+
+/** A key of a Nomad variable and where its value comes from. */
+export interface SecretItem {
+  readonly key: string;
+  readonly source: SecretSource;
+}
+
+/** A secret a template reads: the variable's path, its key and the value's source. */
+export interface SecretRef extends SecretItem {
+  readonly path: string;
 }
 
 /** Autoscaling of a service workload on CPU, by the Nomad Autoscaler reading Prometheus. */
@@ -142,6 +199,14 @@ export const CLUSTER_CA_KEY = "cluster_ca_pem";
  * break it, and the job stays the same when the CA is renewed.
  */
 export const CLUSTER_CA_TEMPLATE = `{{ with nomadVar "${SHARED_VARIABLE_PATH}" }}{{ .${CLUSTER_CA_KEY} }}{{ end }}`;
+
+/** The secret CLUSTER_CA_TEMPLATE reads. */
+export const CLUSTER_CA_SECRET: SecretRef = { path: SHARED_VARIABLE_PATH, key: CLUSTER_CA_KEY, source: Secret.clusterCa() };
+
+/** A file holding the CA `caPem` names: the shared variable's (with its secret declared) or a PEM given as is. */
+export function caFileSecrets(caPem: string): readonly SecretRef[] {
+  return caPem === CLUSTER_CA_TEMPLATE || caPem === `${CLUSTER_CA_TEMPLATE}\n` ? [CLUSTER_CA_SECRET] : [];
+}
 
 /** `nodeClass` of a system workload that runs on every client, whatever its class (e.g. the log collector). */
 export const ANY_NODE_CLASS = "*";
