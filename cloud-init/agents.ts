@@ -128,7 +128,7 @@ export function consulConfig(cluster: ClusterSettings, agent: AgentSettings): Re
       // Envoy sidecars fetch their configuration over gRPC with no client certificate.
       grpc: { verify_incoming: false },
     },
-    ports: { http: -1, https: 8501, grpc: -1, grpc_tls: 8503, dns: 8600 },
+    ports: { http: -1, https: CLUSTER_PORTS.consulHttps, grpc: -1, grpc_tls: CLUSTER_PORTS.consulGrpcTls, dns: CLUSTER_PORTS.consulDns },
     connect: { enabled: true },
     acl: {
       enabled: true,

@@ -11,7 +11,7 @@ import { Peer, Port, SecurityGroup } from "../constructs/openstack/security";
 import { AntiAffinity, Vm } from "../constructs/openstack/vm";
 import { VpnGateway } from "../constructs/openstack/vpn-gateway";
 import { hostPortsByNodeClass, planHostVolumes } from "../constructs/workloads/hosts";
-import { WorkloadSpec } from "../constructs/workloads/spec";
+import { NODE_CLASSES, WorkloadSpec } from "../constructs/workloads/spec";
 
 export interface InfraStackProps {
   readonly deployment: DeploymentConfig;
@@ -24,8 +24,8 @@ export interface InfraStackProps {
   readonly workloads?: readonly WorkloadSpec[];
 }
 
-/** Node classes of the Nomad clients. */
-export const NODE_CLASSES = { clients: "production", ingress: "ingress" } as const;
+/** Node classes of the Nomad clients (defined once, with the workloads that are placed by them). */
+export { NODE_CLASSES };
 
 
 /**
@@ -84,8 +84,7 @@ export class InfraStack extends TerraformStack {
 
     // Every VM is a Consul member: LAN gossip between members.
     const members = new SecurityGroup(this, "members", { name: `${prefix}-members`, description: `Consul members of ${prefix}: LAN gossip` });
-    members.addIngressRule(members.asPeer(), Port.tcp(CLUSTER_PORTS.consulSerfLan), "Consul LAN gossip between members");
-    members.addIngressRule(members.asPeer(), Port.udp(CLUSTER_PORTS.consulSerfLan), "Consul LAN gossip between members");
+    ConsulNomadCluster.agentsOf(members);
 
     const base = (vm: VmSpec): BaseInputs => ({ hostname: `${prefix}-${vm.name}`, adminUser: deployment.adminUser, sshKeys: site.adminSshKeys });
     const member = (vm: VmSpec | VmGroupMember, opts: { server?: boolean; nodeClass?: string; hostVolumes?: Record<string, string>; readOnlyHostVolumes?: Record<string, string> } = {}) =>
@@ -206,48 +205,11 @@ export class InfraStack extends TerraformStack {
     const vpnRange = Peer.cidr(this.site.vpn.range);
     bastion.allowSshTo(servers, clients, ingress, development, vpn);
 
-    // Consul: RPC to the servers from every member; API and DNS from members and the VPN.
-    servers.connections.allowFrom(members.asPeer(), Port.tcp(CLUSTER_PORTS.consulServerRpc), "Consul RPC from members");
-    for (const from of [members.asPeer(), vpnRange]) {
-      const who = from === vpnRange ? "the VPN" : "members";
-      servers.connections.allowFrom(from, Port.tcp(CLUSTER_PORTS.consulHttps), `Consul HTTPS API from ${who}`);
-      servers.connections.allowFrom(from, Port.tcp(CLUSTER_PORTS.consulDns), `Consul DNS from ${who}`);
-      servers.connections.allowFrom(from, Port.udp(CLUSTER_PORTS.consulDns), `Consul DNS from ${who}`);
-      servers.connections.allowFrom(from, Port.tcp(CLUSTER_PORTS.nomadHttp), `Nomad HTTPS API from ${who}`);
-    }
-    // Nomad: RPC from clients and between servers; serf between servers.
-    servers.connections.allowFrom(clients, Port.tcp(CLUSTER_PORTS.nomadRpc), "Nomad RPC from clients");
-    servers.connections.allowInternally(Port.tcp(CLUSTER_PORTS.nomadRpc), "Nomad RPC between servers");
-    servers.connections.allowInternally(Port.tcp(CLUSTER_PORTS.nomadSerf), "Nomad serf between servers");
-    servers.connections.allowInternally(Port.udp(CLUSTER_PORTS.nomadSerf), "Nomad serf between servers");
-    servers.connections.allowInternally(Port.tcp(CLUSTER_PORTS.consulSerfWan), "Consul WAN gossip between servers");
-    servers.connections.allowInternally(Port.udp(CLUSTER_PORTS.consulSerfWan), "Consul WAN gossip between servers");
-    // The other site's servers, over the site-to-site VPN: Consul WAN federation, Nomad federation.
+    ConsulNomadCluster.serversOf(servers, { members, clients, apiFrom: [{ peer: vpnRange, who: "the VPN" }] });
     const peerServers = this.peerSite?.tiers.servers;
-    if (peerServers) {
-      const other = Peer.cidr(peerServers);
-      // The gateway's port filters what it forwards: the servers' federation traffic to the other site.
-      const ours = Peer.cidr(this.site.tiers.servers);
-      for (const port of [Port.tcp(CLUSTER_PORTS.consulServerRpc), Port.tcp(CLUSTER_PORTS.consulSerfWan), Port.udp(CLUSTER_PORTS.consulSerfWan), Port.tcp(CLUSTER_PORTS.nomadRpc), Port.tcp(CLUSTER_PORTS.nomadSerf), Port.udp(CLUSTER_PORTS.nomadSerf)]) {
-        vpn.connections.allowFrom(ours, port, "Federation traffic from this site's servers, forwarded to the other site");
-      }
-      servers.connections.allowFrom(other, Port.tcp(CLUSTER_PORTS.consulServerRpc), "Consul RPC from the other site's servers (WAN federation)");
-      servers.connections.allowFrom(other, Port.tcp(CLUSTER_PORTS.consulSerfWan), "Consul WAN gossip from the other site's servers");
-      servers.connections.allowFrom(other, Port.udp(CLUSTER_PORTS.consulSerfWan), "Consul WAN gossip from the other site's servers");
-      servers.connections.allowFrom(other, Port.tcp(CLUSTER_PORTS.nomadRpc), "Nomad RPC from the other region's servers");
-      servers.connections.allowFrom(other, Port.tcp(CLUSTER_PORTS.nomadSerf), "Nomad serf from the other region's servers");
-      servers.connections.allowFrom(other, Port.udp(CLUSTER_PORTS.nomadSerf), "Nomad serf from the other region's servers");
-    }
-    // Clients: Nomad's HTTP API (Prometheus, operators on the VPN), the allocations' dynamic
-    // ports from the ingress and east-west between clients.
-    clients.connections.allowInternally(Port.tcp(CLUSTER_PORTS.nomadHttp), "Nomad client API from clients (Prometheus)");
-    clients.connections.allowFrom(vpnRange, Port.tcp(CLUSTER_PORTS.nomadHttp), "Nomad client API from the VPN");
-    const dynamic = Port.tcpRange(CLUSTER_PORTS.dynamicMin, CLUSTER_PORTS.dynamicMax);
-    clients.connections.allowFrom(ingress, dynamic, "Allocations' dynamic ports from the ingress");
-    clients.connections.allowInternally(dynamic, "Allocations' dynamic ports between clients (east-west)");
-    // Monitoring: node_exporter on every VM, scraped from the clients (Prometheus runs there).
-    members.addIngressRule(clients.securityGroup.asPeer(), Port.tcp(CLUSTER_PORTS.nodeExporter), "node_exporter scraped by Prometheus");
-    servers.connections.allowFrom(clients, Port.tcp(CLUSTER_PORTS.consulHttps), "Consul metrics and service discovery for Prometheus");
+    if (peerServers) ConsulNomadCluster.federation({ servers, gateway: vpn, ours: Peer.cidr(this.site.tiers.servers), theirs: Peer.cidr(peerServers) });
+    ConsulNomadCluster.clientsOf(clients, { ingress, apiFrom: vpnRange, apiFromWho: "the VPN" });
+    ConsulNomadCluster.monitoredFrom(clients, { members, servers });
     // Host ports the workloads declare (the ingress' HTTP and HTTPS), on the VMs of their class.
     const groups: Record<string, VmGroup> = { [NODE_CLASSES.clients]: clients, [NODE_CLASSES.ingress]: ingress };
     for (const [cls, ports] of hostPortsByNodeClass(workloads)) {

@@ -1,5 +1,6 @@
 import { Construct } from "constructs";
-import { AgentSettings, ClusterSettings } from "../../cloud-init/agents";
+import { AgentSettings, CLUSTER_PORTS, ClusterSettings } from "../../cloud-init/agents";
+import { IConnectable, Peer, Port, SecurityGroup } from "../openstack/security";
 import { BootstrapInputs, MemberInputs } from "../../cloud-init/roles";
 import { ClusterCa, GossipKey, SecretToken } from "./secrets";
 
@@ -136,6 +137,89 @@ export class ConsulNomadCluster extends Construct {
       ...(opts.readOnlyHostVolumes && Object.keys(opts.readOnlyHostVolumes).length > 0 ? { readOnlyHostVolumes: opts.readOnlyHostVolumes } : {}),
     };
     return { cluster: this.settings, agent };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The cluster's firewall: its ports, declared here by intent, where the need is.
+
+  /**
+   * Every VM of `members` runs a Consul agent: LAN gossip between them. Call it once, with the
+   * group every member VM is in.
+   */
+  static agentsOf(members: SecurityGroup): void {
+    members.addIngressRule(members.asPeer(), Port.tcp(CLUSTER_PORTS.consulSerfLan), "Consul LAN gossip between members");
+    members.addIngressRule(members.asPeer(), Port.udp(CLUSTER_PORTS.consulSerfLan), "Consul LAN gossip between members");
+  }
+
+  /**
+   * The servers' side: Consul RPC from every member; the Consul API and DNS and the Nomad API
+   * from the members and from each of `apiFrom` (e.g. the operators' VPN range, named `who`);
+   * Nomad RPC from the clients; Raft and gossip between the servers.
+   */
+  static serversOf(servers: IConnectable, props: { readonly members: SecurityGroup; readonly clients: IConnectable; readonly apiFrom: readonly { readonly peer: Peer; readonly who: string }[] }): void {
+    const members = props.members.asPeer();
+    servers.connections.allowFrom(members, Port.tcp(CLUSTER_PORTS.consulServerRpc), "Consul RPC from members");
+    for (const { peer, who } of [{ peer: members, who: "members" }, ...props.apiFrom]) ConsulNomadCluster.allowApi(servers, peer, who);
+    servers.connections.allowFrom(props.clients, Port.tcp(CLUSTER_PORTS.nomadRpc), "Nomad RPC from clients");
+    servers.connections.allowInternally(Port.tcp(CLUSTER_PORTS.nomadRpc), "Nomad RPC between servers");
+    servers.connections.allowInternally(Port.tcp(CLUSTER_PORTS.nomadSerf), "Nomad serf between servers");
+    servers.connections.allowInternally(Port.udp(CLUSTER_PORTS.nomadSerf), "Nomad serf between servers");
+    servers.connections.allowInternally(Port.tcp(CLUSTER_PORTS.consulSerfWan), "Consul WAN gossip between servers");
+    servers.connections.allowInternally(Port.udp(CLUSTER_PORTS.consulSerfWan), "Consul WAN gossip between servers");
+  }
+
+  /** The Consul HTTPS API, Consul DNS and the Nomad HTTPS API of the servers, from `peer`. */
+  static allowApi(servers: IConnectable, peer: Peer, who: string): void {
+    servers.connections.allowFrom(peer, Port.tcp(CLUSTER_PORTS.consulHttps), `Consul HTTPS API from ${who}`);
+    servers.connections.allowFrom(peer, Port.tcp(CLUSTER_PORTS.consulDns), `Consul DNS from ${who}`);
+    servers.connections.allowFrom(peer, Port.udp(CLUSTER_PORTS.consulDns), `Consul DNS from ${who}`);
+    servers.connections.allowFrom(peer, Port.tcp(CLUSTER_PORTS.nomadHttp), `Nomad HTTPS API from ${who}`);
+  }
+
+  /** The ports two sites' servers federate on: Consul RPC and WAN gossip, Nomad RPC and serf. */
+  static readonly FEDERATION_PORTS: readonly Port[] = [
+    Port.tcp(CLUSTER_PORTS.consulServerRpc),
+    Port.tcp(CLUSTER_PORTS.consulSerfWan),
+    Port.udp(CLUSTER_PORTS.consulSerfWan),
+    Port.tcp(CLUSTER_PORTS.nomadRpc),
+    Port.tcp(CLUSTER_PORTS.nomadSerf),
+    Port.udp(CLUSTER_PORTS.nomadSerf),
+  ];
+
+  /**
+   * Federation with another site over the site-to-site tunnel: the gateway forwards what this
+   * site's servers (`ours`) send on the federation ports, and the servers accept them from the
+   * other site's servers (`theirs`).
+   */
+  static federation(props: { readonly servers: IConnectable; readonly gateway: IConnectable; readonly ours: Peer; readonly theirs: Peer }): void {
+    for (const port of ConsulNomadCluster.FEDERATION_PORTS) {
+      props.gateway.connections.allowFrom(props.ours, port, "Federation traffic from this site's servers, forwarded to the other site");
+    }
+    const s = props.servers.connections;
+    s.allowFrom(props.theirs, Port.tcp(CLUSTER_PORTS.consulServerRpc), "Consul RPC from the other site's servers (WAN federation)");
+    s.allowFrom(props.theirs, Port.tcp(CLUSTER_PORTS.consulSerfWan), "Consul WAN gossip from the other site's servers");
+    s.allowFrom(props.theirs, Port.udp(CLUSTER_PORTS.consulSerfWan), "Consul WAN gossip from the other site's servers");
+    s.allowFrom(props.theirs, Port.tcp(CLUSTER_PORTS.nomadRpc), "Nomad RPC from the other region's servers");
+    s.allowFrom(props.theirs, Port.tcp(CLUSTER_PORTS.nomadSerf), "Nomad serf from the other region's servers");
+    s.allowFrom(props.theirs, Port.udp(CLUSTER_PORTS.nomadSerf), "Nomad serf from the other region's servers");
+  }
+
+  /**
+   * The Nomad clients' side: their HTTP API from each other (Prometheus) and from `apiFrom`; the
+   * allocations' dynamic ports from the ingress and east-west between clients.
+   */
+  static clientsOf(clients: IConnectable, props: { readonly ingress: IConnectable; readonly apiFrom: Peer; readonly apiFromWho: string }): void {
+    clients.connections.allowInternally(Port.tcp(CLUSTER_PORTS.nomadHttp), "Nomad client API from clients (Prometheus)");
+    clients.connections.allowFrom(props.apiFrom, Port.tcp(CLUSTER_PORTS.nomadHttp), `Nomad client API from ${props.apiFromWho}`);
+    const dynamic = Port.tcpRange(CLUSTER_PORTS.dynamicMin, CLUSTER_PORTS.dynamicMax);
+    clients.connections.allowFrom(props.ingress, dynamic, "Allocations' dynamic ports from the ingress");
+    clients.connections.allowInternally(dynamic, "Allocations' dynamic ports between clients (east-west)");
+  }
+
+  /** Monitoring from `prometheus` (the clients): node_exporter on every member, Consul's metrics and catalog on the servers. */
+  static monitoredFrom(prometheus: IConnectable & { readonly securityGroup: SecurityGroup }, props: { readonly members: SecurityGroup; readonly servers: IConnectable }): void {
+    props.members.addIngressRule(prometheus.securityGroup.asPeer(), Port.tcp(CLUSTER_PORTS.nodeExporter), "node_exporter scraped by Prometheus");
+    props.servers.connections.allowFrom(prometheus, Port.tcp(CLUSTER_PORTS.consulHttps), "Consul metrics and service discovery for Prometheus");
   }
 
   /** What the bootstrapping server needs; none on a federated cluster (its ACLs replicate from the primary). */

@@ -16,7 +16,7 @@ import { Duration } from "../nomad";
 import { describeValue } from "../nomad/internal";
 import { CLUSTER_PORTS } from "../../cloud-init/agents";
 import { jobVariablePath, secretFile } from "./data";
-import { Dependency, Secret, WorkloadKind, WorkloadSpec } from "./spec";
+import { Dependency, NODE_CLASSES, Secret, WorkloadKind, WorkloadSpec } from "./spec";
 import { ProblemsError } from "../problems";
 
 // ---------------------------------------------------------------------------------------------
@@ -217,7 +217,7 @@ export class Ingress {
   /** HAProxy 3.2, the current LTS branch (Debian-based official image). */
   static readonly DEFAULT_VERSION = "3.2.22";
   static readonly DEFAULT_RESOURCES = { cpuMhz: 500, memoryMb: 256 } as const;
-  static readonly DEFAULT_NODE_CLASS = "ingress";
+  static readonly DEFAULT_NODE_CLASS = NODE_CLASSES.ingress;
   static readonly HTTP_PORT = 80;
   static readonly HTTPS_PORT = 443;
   /** Ports HAProxy binds inside the allocation (unprivileged); the host's 80 and 443 map to them. */

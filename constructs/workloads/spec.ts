@@ -188,7 +188,10 @@ export interface WorkloadSpec {
 }
 
 export const DEFAULT_SERVICE_COUNT = 2;
-export const DEFAULT_NODE_CLASS = "production";
+/** The Nomad node classes of a site's clients, defined once: the infra stack gives them to the VMs, the jobs are placed by them. */
+export const NODE_CLASSES = { clients: "production", ingress: "ingress" } as const;
+export type NodeClass = (typeof NODE_CLASSES)[keyof typeof NODE_CLASSES];
+export const DEFAULT_NODE_CLASS: NodeClass = NODE_CLASSES.clients;
 /** The Nomad variable every job of the namespace may read: what the platform shares with all jobs. */
 export const SHARED_VARIABLE_PATH = "nomad/jobs";
 /** Key of the cluster CA certificate (PEM) in the shared variable. */
