@@ -3,7 +3,7 @@ import { parse } from "yaml";
 import { AgentSettings, ClusterSettings, consulConfig, nomadConfig } from "../cloud-init/agents";
 import { CloudConfig, estimateBytes, registerTokenSize } from "../cloud-init/cloud-config";
 import { renderIni, renderKeyValue } from "../cloud-init/formats";
-import { AGENT_VERSIONS, SSHD_HARDENING, baseConfig, renderBastion, renderClient, renderServer, renderVpnGateway } from "../cloud-init/roles";
+import { AGENT_VERSIONS, SSHD_HARDENING, baseConfig, renderBastion, renderClient, renderServer, renderVpnGateway } from "../cloud-init/role-configs";
 import { renderWireGuard } from "../cloud-init/wireguard";
 import { ConsulNomadCluster } from "../constructs/cluster/cluster";
 

@@ -1,6 +1,6 @@
 import { Aspects, TerraformOutput, TerraformStack, Testing } from "cdktf";
 import { Construct } from "constructs";
-import { baseConfig } from "../cloud-init/roles";
+import { baseConfig } from "../cloud-init/role-configs";
 import { ConsulNomadCluster } from "../constructs/cluster/cluster";
 import { SiteNetwork } from "../constructs/openstack/network";
 import { Bastion, VmGroup } from "../constructs/openstack/roles";

@@ -4,6 +4,7 @@
  * escaping, the workload specs (dependencies, ports, volumes, public route, the jobs built from
  * them) and one `fails ...` test per validation error.
  */
+import { NOMAD_NODE_IP, nomadTemplate, renderYaml } from "../constructs/render";
 import { Lazy } from "cdktf";
 import { parse } from "yaml";
 import {
@@ -21,7 +22,7 @@ import {
   prometheusConfig,
   prometheusFiles,
 } from "../constructs/workloads/monitoring";
-import { Logging, NOMAD_NODE_IP, lokiConfig, loggingWorkloads, nomadTemplate, renderYaml, vectorConfig } from "../constructs/workloads/logging";
+import { Logging, lokiConfig, loggingWorkloads, vectorConfig } from "../constructs/workloads/logging";
 import { Autoscaler, autoscalerAclPolicy, autoscalerAclPolicyJson, autoscalerConfig, autoscalerWorkload } from "../constructs/workloads/autoscaler";
 import { WorkloadKind, WorkloadSpec, validateWorkloads } from "../constructs/workloads/spec";
 import { workloadJob, workloadRules } from "../constructs/workloads/workload";

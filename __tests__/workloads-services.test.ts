@@ -4,6 +4,7 @@
  * periodic backups; the Nomad variables and host volumes derived from them; one `fails ...` test
  * per validation error.
  */
+import { renderShellScript, ShellVar } from "../constructs/render";
 import { ServiceProtocol } from "../constructs/consul/mesh";
 import { Duration } from "../constructs/nomad";
 import {
@@ -13,8 +14,6 @@ import {
   BackupTarget,
   isCronExpression,
   PostgresBackupProps,
-  renderShellScript,
-  ShellVar,
 } from "../constructs/workloads/backups";
 import {
   dataServices,

@@ -2,7 +2,7 @@
  * The deployment description: what `config/deployment.yaml` may say, with its defaults.
  *
  * The shape is checked here by zod (types, ranges, unknown keys); relations between fields
- * (overlapping ranges, quorum, capacity of the address plan) are checked in ./validate.ts.
+ * (overlapping ranges, quorum, capacity of the address plan) are checked in ./deployment.ts (resolveSite, crossSiteChecks).
  */
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";

@@ -24,3 +24,4 @@ export * from "./workloads/logging";
 export * from "./workloads/autoscaler";
 export * from "./workloads/systems";
 export * from "./problems";
+export * from "./render";

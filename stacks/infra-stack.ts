@@ -1,7 +1,7 @@
 import { Annotations, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { CLUSTER_PORTS, PATHS, PRIVATE_IP_TEMPLATE } from "../cloud-init/agents";
-import { BaseInputs, renderBastion, renderClient, renderDevelopment, renderServer, renderVpnGateway } from "../cloud-init/roles";
+import { BaseInputs, renderBastion, renderClient, renderDevelopment, renderServer, renderVpnGateway } from "../cloud-init/role-configs";
 import { DeploymentConfig, SiteConfig, VmSpec } from "../config/deployment";
 import { ConsulNomadCluster } from "../constructs/cluster/cluster";
 import { OpenstackProvider, RandomProvider, TlsProvider } from "../constructs/openstack/l1";

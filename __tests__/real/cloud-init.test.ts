@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { AgentSettings, ClusterSettings, PATHS, PRIVATE_IP_TEMPLATE } from "../../cloud-init/agents";
 import { CloudConfig, USER_DATA_LIMIT_BYTES } from "../../cloud-init/cloud-config";
-import { BaseInputs, MemberInputs, renderBastion, renderClient, renderDevelopment, renderServer, renderVpnGateway } from "../../cloud-init/roles";
+import { BaseInputs, MemberInputs, renderBastion, renderClient, renderDevelopment, renderServer, renderVpnGateway } from "../../cloud-init/role-configs";
 import { WireGuardInterface } from "../../cloud-init/wireguard";
 import { CONSUL_AGENT_POLICY, CONSUL_DNS_POLICY, CONSUL_NOMAD_POLICY } from "../../constructs/cluster/cluster";
 import { TestCa, createCa, gossipKey, issueCert, makeTempDir, removeDir, requireTool, run, runOk, wgKeyPair, writeFile } from "./real-helpers";

@@ -19,10 +19,11 @@
  * Runs only with REAL_TESTS=1. A missing tool fails the suite, it never skips it. Debian packages:
  * prometheus (promtool), prometheus-alertmanager (amtool); plus openssl, go, and the toolchain's nomad.
  */
+import { NOMAD_NODE_IP, renderYaml } from "../../constructs/render";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { Monitoring, alertRules, alertmanagerConfig, grafanaDatasources, jobsDashboard, monitoringWorkloads, nodeOverviewDashboard, prometheusConfig } from "../../constructs/workloads/monitoring";
-import { Logging, NOMAD_NODE_IP, lokiConfig, loggingWorkloads, renderYaml, vectorConfig } from "../../constructs/workloads/logging";
+import { Logging, lokiConfig, loggingWorkloads, vectorConfig } from "../../constructs/workloads/logging";
 import { Autoscaler, autoscalerAclPolicyJson, autoscalerConfig, autoscalerWorkload } from "../../constructs/workloads/autoscaler";
 import { WorkloadSpec } from "../../constructs/workloads/spec";
 import { workloadJob } from "../../constructs/workloads/workload";

@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import { AgentSettings, CLUSTER_PORTS, ClusterSettings } from "../../cloud-init/agents";
 import { IConnectable, Peer, Port, SecurityGroup } from "../openstack/security";
-import { BootstrapInputs, MemberInputs } from "../../cloud-init/roles";
+import { BootstrapInputs, MemberInputs } from "../../cloud-init/role-configs";
 import { ClusterCa, GossipKey, SecretToken } from "./secrets";
 
 export interface ConsulNomadClusterProps {

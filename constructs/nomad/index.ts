@@ -12,5 +12,5 @@ export * from "./template";
 export * from "./identity";
 export * from "./task";
 export * from "./group";
-export * from "./spec";
+export * from "./job-spec";
 export * from "./job";

@@ -1,7 +1,7 @@
 import { Job } from "@cdktf/provider-nomad/lib/job";
 import { NomadProvider } from "@cdktf/provider-nomad/lib/provider";
 import { Construct } from "constructs";
-import { NomadJobSpec } from "./spec";
+import { NomadJobSpec } from "./job-spec";
 
 /** Props of {@link NomadJob}. */
 export interface NomadJobProps {

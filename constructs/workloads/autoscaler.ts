@@ -9,10 +9,11 @@
  * (`NOMAD_TOKEN`, read by the Nomad API client the Autoscaler builds), to which the
  * {@link autoscalerAclPolicy} is bound.
  */
+import { NOMAD_NODE_IP, nomadTemplate } from "../render";
 import { CLUSTER_PORTS } from "../../cloud-init/agents";
 import { ServiceProtocol } from "../consul/mesh";
 import { caFileSecrets, CLUSTER_CA_TEMPLATE, DEFAULT_NODE_CLASS, WorkloadSpec } from "./spec";
-import { ComponentOptions, NOMAD_NODE_IP, ProblemList, WorkloadResources, nomadTemplate } from "./logging";
+import { ComponentOptions, ProblemList, WorkloadResources } from "./logging";
 import { Monitoring } from "./monitoring";
 
 /** A plugin block of the agent config (`apm`, `target`, `strategy`). */

@@ -7,41 +7,12 @@
  * `WorkloadSpec`s are plain data for the platform layer (jobs, intentions, ACLs).
  */
 import { Token } from "cdktf";
-import { stringify } from "yaml";
 import { PATHS } from "../../cloud-init/agents";
 import { ServiceProtocol } from "../consul/mesh";
 import { ANY_NODE_CLASS, DEFAULT_NODE_CLASS, WorkloadKind, WorkloadSpec } from "./spec";
 import { ProblemsError } from "../problems";
-
-// ---------------------------------------------------------------------------------------------
-// Nomad templates (shared by the observability workloads)
-
-/**
- * The consul-template action Nomad renders to the client's IP address. The attribute name is a
- * raw (backquoted) Go string so that the action survives JSON and YAML quoting unchanged.
- */
-export const NOMAD_NODE_IP = "{{ env `attr.unique.network.ip-address` }}";
-
-/**
- * Makes `text` the content of a Nomad template (a `WorkloadFile`) that renders to `text` itself,
- * except for the given consul-template `actions`, which Nomad evaluates. Every other `{{` (a
- * Prometheus alert template, a Grafana legend, a Vector field template) is written as the Go
- * template action `{{ "{{" }}`, which renders to `{{`.
- */
-export function nomadTemplate(text: string, actions: readonly string[] = []): string {
-  const escape = (part: string): string => part.split("{{").join('{{ "{{" }}');
-  if (actions.length === 0) return escape(text);
-  const [first, ...rest] = actions;
-  return text
-    .split(first)
-    .map((part) => nomadTemplate(part, rest))
-    .join(first);
-}
-
-/** Renders a typed config object as YAML (no folding of long lines: PromQL and VRL stay whole). */
-export function renderYaml(value: unknown): string {
-  return stringify(value, { lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false });
-}
+import { nomadTemplate } from "../render/template";
+import { renderYaml } from "../render/yaml";
 
 /**
  * Collects problems as "`where` field value; expected ...".
