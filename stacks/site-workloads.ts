@@ -10,11 +10,10 @@ import { AppInput } from "../config/schema";
 import { ServiceProtocol } from "../constructs/consul/mesh";
 import { autoscalerWorkload } from "../constructs/workloads/autoscaler";
 import { BackupTarget, Backups } from "../constructs/workloads/backups";
-import { InfluxDb, MariaDb, Postgres } from "../constructs/workloads/data";
 import { Ingress, routesFrom } from "../constructs/workloads/ingress";
 import { loggingWorkloads } from "../constructs/workloads/logging";
 import { monitoringWorkloads } from "../constructs/workloads/monitoring";
-import { CLUSTER_CA_TEMPLATE, WorkloadSpec } from "../constructs/workloads/spec";
+import { CLUSTER_CA_TEMPLATE, DataServiceKind, WorkloadSpec } from "../constructs/workloads/spec";
 import { SYSTEM_BLUEPRINTS } from "../constructs/workloads/systems";
 
 /** A workload declared under `platform.apps` in the deployment file. */
@@ -62,13 +61,23 @@ export function siteWorkloads(site: SiteConfig): WorkloadSpec[] {
   return [...all, Ingress.spec({ routes: routesFrom(all) })];
 }
 
-/** Consul, Nomad, and every database the site runs; each backup job has its one upstream. */
+/** Consul, Nomad, and every database the site runs (by what the catalog built); each backup job has its one upstream. */
 function backupTargets(specs: readonly WorkloadSpec[], registry: string): BackupTarget[] {
   const targets = [BackupTarget.consul(), BackupTarget.nomad()];
   for (const s of specs) {
-    if (s.image === Postgres.DEFAULT_IMAGE) targets.push(BackupTarget.postgres({ service: s.name, image: { image: `${registry}/postgres-backup`, version: s.version } }));
-    if (s.image === MariaDb.DEFAULT_IMAGE) targets.push(BackupTarget.mariadb({ service: s.name, image: { image: `${registry}/mariadb-backup`, version: s.version } }));
-    if (s.image === InfluxDb.DEFAULT_IMAGE) targets.push(BackupTarget.influxdb({ service: s.name }));
+    switch (s.dataService) {
+      case DataServiceKind.POSTGRES:
+        targets.push(BackupTarget.postgres({ service: s.name, image: { image: `${registry}/postgres-backup`, version: s.version } }));
+        break;
+      case DataServiceKind.MARIADB:
+        targets.push(BackupTarget.mariadb({ service: s.name, image: { image: `${registry}/mariadb-backup`, version: s.version } }));
+        break;
+      case DataServiceKind.INFLUXDB:
+        targets.push(BackupTarget.influxdb({ service: s.name }));
+        break;
+      default:
+      // MinIO and RabbitMQ have no backup target in the catalog (README, fail-over and restore).
+    }
   }
   return targets;
 }

@@ -72,14 +72,45 @@ export class VmGroup extends Construct implements IConnectable {
   }
 }
 
-export interface BastionProps {
+/** What every edge VM (the bastion, the VPN gateway) is built from. */
+export interface EdgeVmProps {
   readonly namePrefix: string;
   readonly member: VmGroupMember;
   readonly network: SiteNetwork;
   readonly tier: string;
+  readonly extraSecurityGroups?: readonly SecurityGroup[];
+}
+
+/**
+ * The one way an edge VM is built, in two steps so that its rules can be declared before the VM:
+ * its own security group named after the site and its role, then one VM with a floating IP in that
+ * group and the extra ones. @internal
+ */
+export const EdgeVm = {
+  group(scope: Construct, props: EdgeVmProps, role: "bastion" | "vpn", description: string): { securityGroup: SecurityGroup; connections: Connections } {
+    const securityGroup = new SecurityGroup(scope, "security-group", { name: `${props.namePrefix}-${role}`, description, role });
+    return { securityGroup, connections: new Connections(securityGroup) };
+  },
+  vm(scope: Construct, props: EdgeVmProps, role: "bastion" | "vpn", securityGroup: SecurityGroup, userData: CloudConfig, allowedAddressPairs?: readonly string[]): Vm {
+    return new Vm(scope, "vm", {
+      name: `${props.namePrefix}-${props.member.name}`,
+      role,
+      flavor: props.member.flavor,
+      image: props.member.image,
+      network: props.network,
+      tier: props.tier,
+      ...(props.member.fixedIp ? { fixedIp: props.member.fixedIp } : {}),
+      securityGroups: [securityGroup, ...(props.extraSecurityGroups ?? [])],
+      userData,
+      ...(allowedAddressPairs ? { allowedAddressPairs: [...allowedAddressPairs] } : {}),
+      publicIp: true,
+    });
+  },
+};
+
+export interface BastionProps extends EdgeVmProps {
   /** Networks allowed to reach the bastion's SSH port. */
   readonly adminNetworks: readonly string[];
-  readonly extraSecurityGroups?: readonly SecurityGroup[];
   readonly userData: CloudConfig;
   /** The admin user ProxyJump logs in as. */
   readonly adminUser: string;
@@ -100,21 +131,9 @@ export class Bastion extends Construct implements IConnectable {
     super(scope, id);
     if (props.adminNetworks.length === 0) throw new Error(`Bastion ${props.namePrefix}: adminNetworks is empty; expected at least one network allowed to SSH in`);
     this.adminUser = props.adminUser;
-    this.securityGroup = new SecurityGroup(this, "security-group", { name: `${props.namePrefix}-bastion`, description: `SSH entry of ${props.namePrefix}: SSH from the admin networks only`, role: "bastion" });
-    this.connections = new Connections(this.securityGroup);
+    ({ securityGroup: this.securityGroup, connections: this.connections } = EdgeVm.group(this, props, "bastion", `SSH entry of ${props.namePrefix}: SSH from the admin networks only`));
     for (const net of props.adminNetworks) this.connections.allowFrom(Peer.cidr(net), Bastion.SSH, `SSH from admin network ${net}`);
-    this.vm = new Vm(this, "vm", {
-      name: `${props.namePrefix}-${props.member.name}`,
-      role: "bastion",
-      flavor: props.member.flavor,
-      image: props.member.image,
-      network: props.network,
-      tier: props.tier,
-      ...(props.member.fixedIp ? { fixedIp: props.member.fixedIp } : {}),
-      securityGroups: [this.securityGroup, ...(props.extraSecurityGroups ?? [])],
-      userData: props.userData,
-      publicIp: true,
-    });
+    this.vm = EdgeVm.vm(this, props, "bastion", this.securityGroup, props.userData);
     this.publicIp = this.vm.publicIp as string;
   }
 

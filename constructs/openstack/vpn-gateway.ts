@@ -2,8 +2,7 @@ import { TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { registerTokenSize } from "../../cloud-init/cloud-config";
 import { WireGuardInterface, WireGuardPeer } from "../../cloud-init/wireguard";
-import { SiteNetwork } from "./network";
-import { VmGroupMember } from "./roles";
+import { EdgeVm, EdgeVmProps } from "./roles";
 import { Connections, IConnectable, Peer, Port, SecurityGroup } from "./security";
 import { Vm } from "./vm";
 import { CloudConfig } from "../../cloud-init/cloud-config";
@@ -28,11 +27,7 @@ export interface SiteLink {
   readonly endpoint?: string;
 }
 
-export interface VpnGatewayProps {
-  readonly namePrefix: string;
-  readonly member: VmGroupMember;
-  readonly network: SiteNetwork;
-  readonly tier: string;
+export interface VpnGatewayProps extends EdgeVmProps {
   /** WireGuard UDP port. @default 51820 */
   readonly port?: number;
   /** Admin peers' tunnel range; the gateway takes `gatewayAddress` in it. */
@@ -43,7 +38,6 @@ export interface VpnGatewayProps {
   readonly adminPeers: readonly AdminPeer[];
   /** The site-to-site tunnel. @default - none */
   readonly siteLink?: SiteLink;
-  readonly extraSecurityGroups?: readonly SecurityGroup[];
   /** Name of the Terraform variable holding the private key (set it as TF_VAR_<name>). @default VpnGateway.DEFAULT_PRIVATE_KEY_VARIABLE */
   readonly privateKeyVariableName?: string;
   /** Builds the gateway's cloud-config from its WireGuard interfaces. */
@@ -85,8 +79,7 @@ export class VpnGateway extends Construct implements IConnectable {
     });
     this.privateKeyVariable.overrideLogicalId(props.privateKeyVariableName ?? VpnGateway.DEFAULT_PRIVATE_KEY_VARIABLE);
     const privateKey = registerTokenSize(this.privateKeyVariable.stringValue, 44);
-    this.securityGroup = new SecurityGroup(this, "security-group", { name: `${props.namePrefix}-vpn`, description: `WireGuard gateway of ${props.namePrefix}: UDP ${this.port} from anywhere`, role: "vpn" });
-    this.connections = new Connections(this.securityGroup);
+    ({ securityGroup: this.securityGroup, connections: this.connections } = EdgeVm.group(this, props, "vpn", `WireGuard gateway of ${props.namePrefix}: UDP ${this.port} from anywhere`));
     this.connections.allowFrom(Peer.anyIpv4(), Port.udp(this.port), "WireGuard from admins and the other site");
     const prefix = props.vpnRange.split("/")[1];
     const admin: WireGuardInterface = {
@@ -115,19 +108,7 @@ export class VpnGateway extends Construct implements IConnectable {
     }
     this.interfaces = interfaces;
     const routed = [props.vpnRange, ...(props.siteLink?.ranges ?? [])];
-    this.vm = new Vm(this, "vm", {
-      name: `${props.namePrefix}-${props.member.name}`,
-      role: "vpn",
-      flavor: props.member.flavor,
-      image: props.member.image,
-      network: props.network,
-      tier: props.tier,
-      ...(props.member.fixedIp ? { fixedIp: props.member.fixedIp } : {}),
-      securityGroups: [this.securityGroup, ...(props.extraSecurityGroups ?? [])],
-      userData: props.userData(interfaces),
-      allowedAddressPairs: routed,
-      publicIp: true,
-    });
+    this.vm = EdgeVm.vm(this, props, "vpn", this.securityGroup, props.userData(interfaces), routed);
     this.publicIp = this.vm.publicIp as string;
     routed.forEach((range, i) => props.network.addRoute(i === 0 ? "vpn-admins" : `vpn-site-${i}`, range, this.vm.privateIp));
   }

@@ -20,7 +20,7 @@
  */
 import { ServiceProtocol } from "../consul/mesh";
 import { describeValue } from "../nomad/internal";
-import { DEFAULT_NODE_CLASS, Secret, SecretItem, SecretSource, WorkloadFile, WorkloadSpec } from "./spec";
+import { DataServiceKind, DEFAULT_NODE_CLASS, Secret, SecretItem, SecretSource, WorkloadFile, WorkloadSpec } from "./spec";
 import { ProblemsError } from "../problems";
 
 // ---------------------------------------------------------------------------------------------
@@ -193,7 +193,7 @@ export interface DataServiceProps {
 
 /** What a data service is, for {@link dataServiceSpec}. @internal */
 interface DataServiceDefinition {
-  readonly kind: string;
+  readonly kind: DataServiceKind;
   readonly description: string;
   readonly defaultName: string;
   readonly defaultImage: string;
@@ -271,6 +271,7 @@ function dataServiceSpec(def: DataServiceDefinition, props: DataServiceProps, ex
     ],
     volume: { source: name, mountPath: def.mountPath },
     nodeClass: props.nodeClass ?? DEFAULT_NODE_CLASS,
+    dataService: def.kind,
   };
 }
 
@@ -305,7 +306,7 @@ export class Postgres {
     const superuser = props.superuser ?? Postgres.DEFAULT_SUPERUSER;
     return dataServiceSpec(
       {
-        kind: "postgres",
+        kind: DataServiceKind.POSTGRES,
         description: "PostgreSQL relational database (single writer on a host volume)",
         defaultName: Postgres.DEFAULT_NAME,
         defaultImage: Postgres.DEFAULT_IMAGE,
@@ -360,7 +361,7 @@ export class InfluxDb {
     const simple = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
     return dataServiceSpec(
       {
-        kind: "influxdb",
+        kind: DataServiceKind.INFLUXDB,
         description: "InfluxDB 2 time-series database (single writer on a host volume)",
         defaultName: InfluxDb.DEFAULT_NAME,
         defaultImage: InfluxDb.DEFAULT_IMAGE,
@@ -417,7 +418,7 @@ export class Minio {
     const rootUser = props.rootUser ?? Minio.DEFAULT_ROOT_USER;
     return dataServiceSpec(
       {
-        kind: "minio",
+        kind: DataServiceKind.MINIO,
         description: "MinIO S3-compatible object storage (single node, single drive, on a host volume)",
         defaultName: Minio.DEFAULT_NAME,
         defaultImage: Minio.DEFAULT_IMAGE,
@@ -456,7 +457,7 @@ export class MariaDb {
   static spec(props: DataServiceProps = {}): WorkloadSpec {
     return dataServiceSpec(
       {
-        kind: "mariadb",
+        kind: DataServiceKind.MARIADB,
         description: "MariaDB relational database (single writer on a host volume)",
         defaultName: MariaDb.DEFAULT_NAME,
         defaultImage: MariaDb.DEFAULT_IMAGE,
@@ -504,7 +505,7 @@ export class RabbitMq {
     const user = props.user ?? RabbitMq.DEFAULT_USER;
     return dataServiceSpec(
       {
-        kind: "rabbitmq",
+        kind: DataServiceKind.RABBITMQ,
         description: "RabbitMQ message broker (single node on a host volume)",
         defaultName: RabbitMq.DEFAULT_NAME,
         defaultImage: RabbitMq.DEFAULT_IMAGE,

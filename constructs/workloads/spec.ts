@@ -185,6 +185,17 @@ export interface WorkloadSpec {
   readonly hostNetwork?: boolean;
   /** The tasks call Nomad's API with their workload identity (NOMAD_TOKEN). @default false */
   readonly nomadApiAccess?: boolean;
+  /** Which data service this is, when the catalog built it (data.ts): what its backup dumps. @default - not a data service */
+  readonly dataService?: DataServiceKind;
+}
+
+/** The data services of the catalog (data.ts). */
+export enum DataServiceKind {
+  POSTGRES = "postgres",
+  INFLUXDB = "influxdb",
+  MINIO = "minio",
+  MARIADB = "mariadb",
+  RABBITMQ = "rabbitmq",
 }
 
 export const DEFAULT_SERVICE_COUNT = 2;
