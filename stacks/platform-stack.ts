@@ -1,4 +1,4 @@
-import { TerraformStack, TerraformVariable } from "cdktf";
+import { TerraformResource, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { ConsulProvider } from "@cdktf/provider-consul/lib/provider";
 import { KeyPrefix } from "@cdktf/provider-consul/lib/key-prefix";
@@ -8,8 +8,6 @@ import { NomadProvider } from "@cdktf/provider-nomad/lib/provider";
 import { Variable as NomadVariable } from "@cdktf/provider-nomad/lib/variable";
 import { DeploymentConfig, SiteConfig } from "../config/deployment";
 import { Password, PrivateKey, RandomProvider, SelfSignedCert, TlsProvider } from "../constructs/openstack/l1";
-import { Autoscaler, autoscalerAclPolicyJson } from "../constructs/workloads/autoscaler";
-import { Monitoring } from "../constructs/workloads/monitoring";
 import { capacityProblems } from "../constructs/workloads/capacity";
 import { nomadVariablesFor } from "../constructs/workloads/data";
 import { FederatedSite, Platform } from "../constructs/workloads/platform";
@@ -33,6 +31,23 @@ export interface PlatformStackProps {
    * @default - this site alone
    */
   readonly globalObjectsFor?: readonly FederatedSite[];
+}
+
+/**
+ * Where resources lived before their declaration moved into the workloads (Terraform `moved`
+ * blocks, so that a running site keeps them: Grafana's generated admin password above all). Keys
+ * are `<type>.<workload or owner/key>` of the new declaration; values the former address.
+ */
+const FORMER_ADDRESSES: Readonly<Record<string, string>> = {
+  "nomad_acl_policy.nomad-autoscaler": "nomad_acl_policy.autoscaler-policy",
+  "consul_keys.grafana": "consul_keys.grafana-admin",
+  "random_password.grafana/admin_password": "random_password.grafana-admin-password",
+};
+
+/** Adds a `moved` block from the resource's former address, when it had one. */
+function carryOver(resource: TerraformResource, key: string): void {
+  const from = FORMER_ADDRESSES[key];
+  if (from) resource.moveFromId(from);
 }
 
 /**
@@ -83,20 +98,13 @@ export class PlatformStack extends TerraformStack {
       ...(props.globalObjectsFor ? { globalObjectsFor: props.globalObjectsFor } : {}),
     });
     collectingProblems(this, () => this.secrets(workloads, infra, p.domain));
-    if (workloads.some((w) => w.name === Monitoring.GRAFANA)) {
-      // Grafana's admin password, generated, in its KV settings (which its ACL role can read).
-      const password = new Password(this, "grafana-admin-password", { length: 32, special: false });
-      new Keys(this, "grafana-admin", { key: [{ path: Monitoring.GRAFANA_ADMIN_PASSWORD_KEY, value: password.result, delete: true }] });
-    }
     // Nomad ACL policies are global to a federation of regions: owned with the other global objects.
     const globalSites = props.globalObjectsFor ?? [{ datacenter: site.datacenter, workloads }];
-    if (globalSites.some((s) => s.workloads.some((w) => w.name === Autoscaler.NAME))) {
-      new NomadAclPolicy(this, "autoscaler-policy", {
-        name: Autoscaler.NAME,
-        description: "The Nomad Autoscaler: read jobs and their metrics, scale task groups",
-        rulesHcl: autoscalerAclPolicyJson(),
-        jobAcl: { jobId: Autoscaler.NAME },
-      });
+    const withPolicy = new Map(globalSites.flatMap((s) => s.workloads).filter((w) => w.nomadPolicy).map((w) => [w.name, w]));
+    const policies = withPolicy.size > 0 ? new Construct(this, "nomad-policies") : undefined;
+    for (const w of withPolicy.values()) {
+      const policy = new NomadAclPolicy(policies as Construct, w.name, { name: w.name, description: w.nomadPolicy!.description, rulesHcl: w.nomadPolicy!.rules, jobAcl: { jobId: w.name } });
+      carryOver(policy, `nomad_acl_policy.${w.name}`);
     }
   }
 
@@ -170,6 +178,18 @@ export class PlatformStack extends TerraformStack {
       const items: Record<string, string> = {};
       for (const key of [...keys.keys()].sort()) items[key] = value(key, keys.get(key) as SecretSource);
       new NomadVariable(vars, path.replace(/\//g, "-"), { path, items });
+    }
+    // KV entries of secrets (a template's `key`), deleted with the stack.
+    const kvWorkloads = workloads.filter((w) => (w.kvSecrets ?? []).length > 0);
+    const kv = kvWorkloads.length > 0 ? new Construct(scope, "kv") : undefined;
+    for (const w of kvWorkloads) {
+      const entries = (w.kvSecrets ?? []).map((e) => ({ path: e.path, value: value(e.key, e.source), delete: true }));
+      const keys = new Keys(kv as Construct, w.name, { key: entries });
+      carryOver(keys, `consul_keys.${w.name}`);
+      for (const e of w.kvSecrets ?? []) {
+        const password = e.source.kind === "generated" ? (scope.node.tryFindChild(e.source.owner)?.node.tryFindChild(e.key) as Password | undefined) : undefined;
+        if (password && e.source.kind === "generated") carryOver(password, `random_password.${e.source.owner}/${e.key}`);
+      }
     }
   }
 

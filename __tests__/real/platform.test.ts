@@ -368,14 +368,14 @@ d("both platform stacks applied by Terraform with the real providers to real, fe
   const agentsOf = (site: Site) => sites.get(site) as SiteAgents;
 
   /** Terraform inside the namespace, in a stack's folder, with the stack's variables set. */
-  function terraform(site: Site, args: readonly string[]): RunResult {
+  function terraform(site: Site, args: readonly string[], dir = stackDir(site)): RunResult {
     const env: Record<string, string> = { TF_IN_AUTOMATION: "1", CHECKPOINT_DISABLE: "1" };
     for (const [name, value] of Object.entries(secrets.variables)) env[`TF_VAR_${name}`] = value;
-    return (ns as TestNetns).exec("terraform", [`-chdir=${stackDir(site)}`, ...args], { env, timeoutMs: 900_000 });
+    return (ns as TestNetns).exec("terraform", [`-chdir=${dir}`, ...args], { env, timeoutMs: 900_000 });
   }
 
-  function terraformOk(site: Site, args: readonly string[]): RunResult {
-    const r = terraform(site, args);
+  function terraformOk(site: Site, args: readonly string[], dir = stackDir(site)): RunResult {
+    const r = terraform(site, args, dir);
     if (r.status !== 0) throw new Error(`terraform ${args[0]} of ${platformStack(site)} failed:\n${describeRun(r).slice(-8000)}`);
     return r;
   }
@@ -648,8 +648,59 @@ d("both platform stacks applied by Terraform with the real providers to real, fe
     }
   });
 
-  test("apply primary-platform: Terraform creates every resource of the stack", () => {
+  /**
+   * The stack as the earlier release laid it out, built from what that release had (not from the
+   * moved blocks, which are what is under test): Grafana's password and its KV entry, and the
+   * autoscaler's Nomad policy, at their former addresses, references included; no moved blocks.
+   * Written beside the stack's folder, so that both use the same state file.
+   */
+  function formerLayout(site: Site): { dir: string; moves: string[] } {
+    const json = JSON.parse(JSON.stringify(stacks.get(site)));
+    delete json.moved;
+    const find = (type: string, match: (r: Json) => boolean) => {
+      const names = Object.entries((json.resource[type] ?? {}) as Record<string, Json>).filter(([, r]) => match(r)).map(([n]) => n);
+      expect({ type, found: names.length }).toEqual({ type, found: 1 });
+      return `${type}.${names[0]}`;
+    };
+    const kv = find("consul_keys", (r) => r.key?.some((k: Json) => k.path === "config/grafana/admin-password"));
+    const password = /\$\{(random_password\.[\w-]+)\.result\}/.exec(JSON.stringify(json.resource.consul_keys[kv.split(".")[1]]))?.[1] as string;
+    const policy = find("nomad_acl_policy", (r) => r.name === "nomad-autoscaler");
+    const earlier: Record<string, string> = { [kv]: "consul_keys.grafana-admin", [password]: "random_password.grafana-admin-password", [policy]: "nomad_acl_policy.autoscaler-policy" };
+    let text = JSON.stringify(json);
+    for (const [now, before] of Object.entries(earlier)) text = text.split(`\${${now}.`).join(`\${${before}.`);
+    const former = JSON.parse(text);
+    for (const [now, before] of Object.entries(earlier)) {
+      const [type, name] = now.split(".");
+      former.resource[type][before.split(".")[1]] = former.resource[type][name];
+      delete former.resource[type][name];
+    }
+    const dir = `${stackDir(site)}-former`;
+    writeFile(dir, "cdk.tf.json", JSON.stringify(former, null, 2));
+    return { dir, moves: Object.entries(earlier).map(([now, before]) => `${before} -> ${now}`).sort() };
+  }
+  let expectedMoves: string[] = [];
+
+  test("apply primary-platform as an earlier release laid it out (the resources its moved blocks carry over at their former addresses)", () => {
+    const { dir, moves } = formerLayout(PRIMARY);
+    expectedMoves = moves;
+    terraformOk(PRIMARY, ["init", "-input=false", "-no-color"], dir);
+    terraformOk(PRIMARY, ["apply", "-auto-approve", "-input=false", "-no-color"], dir);
+    mark("primary-platform applied as laid out before");
+  });
+
+  test("apply primary-platform: the moved resources are moves (Grafana's password kept), nothing is replaced, and every resource of the stack is in the state", async () => {
+    const password = async () => (await agentsOf(PRIMARY).consul.request("GET", "/v1/kv/config/grafana/admin-password?raw=true")).text;
+    const before = await password();
+    expect(before).toMatch(/^[A-Za-z0-9]{32}$/);
+    terraformOk(PRIMARY, ["init", "-input=false", "-no-color"]);
+    terraformOk(PRIMARY, ["plan", "-input=false", "-no-color", "-out=carry-over.plan"]);
+    const plan = JSON.parse(terraformOk(PRIMARY, ["show", "-json", "carry-over.plan"]).stdout);
+    const changes = ((plan.resource_changes ?? []) as Json[]).filter((c) => c.mode === "managed");
+    const moved = changes.filter((c) => c.previous_address).map((c) => `${c.previous_address} -> ${c.address}`).sort();
+    expect(moved).toEqual(expectedMoves);
+    expect(changes.filter((c) => c.change.actions.join() !== "no-op").map((c) => `${c.address}: ${c.change.actions.join("+")}`)).toEqual([]);
     applyStack(PRIMARY);
+    expect(await password()).toBe(before);
   });
 
   test("read back: every object the agents store has what Terraform applied", async () => {

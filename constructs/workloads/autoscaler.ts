@@ -213,6 +213,7 @@ export function autoscalerWorkload(props: AutoscalerProps): WorkloadSpec {
     args: ["agent", `-config=/${Autoscaler.CONFIG_PATH}`],
     // NOMAD_TOKEN from its workload identity, bound to the autoscaler ACL policy (job_acl).
     nomadApiAccess: true,
+    nomadPolicy: { description: "The Nomad Autoscaler: read jobs and their metrics, scale task groups", rules: autoscalerAclPolicyJson() },
     files: [
       { destination: Autoscaler.CONFIG_PATH, content: nomadTemplate(JSON.stringify(config, null, 2), [NOMAD_NODE_IP]), changeSignal: "SIGHUP" },
       { destination: Monitoring.CA_PATH, content: props.caPem === CLUSTER_CA_TEMPLATE ? props.caPem : nomadTemplate(props.caPem), secrets: caFileSecrets(props.caPem) },

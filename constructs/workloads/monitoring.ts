@@ -8,7 +8,7 @@
 import { NOMAD_NODE_IP, nomadTemplate, renderYaml } from "../render";
 import { Token } from "cdktf";
 import { ServiceProtocol } from "../consul/mesh";
-import { caFileSecrets, CLUSTER_CA_TEMPLATE, DEFAULT_NODE_CLASS, WorkloadFile, WorkloadSpec } from "./spec";
+import { caFileSecrets, CLUSTER_CA_TEMPLATE, DEFAULT_NODE_CLASS, Secret, WorkloadFile, WorkloadSpec } from "./spec";
 import { settingsPrefix } from "./workload";
 import { ComponentOptions, Logging, ProblemList } from "./logging";
 import { PrometheusConfigOptions, alertRules, prometheusConfig } from "./monitoring/prometheus";
@@ -248,6 +248,8 @@ export function monitoringWorkloads(props: MonitoringProps): WorkloadSpec[] {
         GF_SECURITY_ADMIN_PASSWORD__FILE: `/${Monitoring.GRAFANA_ADMIN_PASSWORD_PATH}`,
       },
       files: grafanaFiles({ prometheusLocalPort: Monitoring.PROMETHEUS_LOCAL_PORT, lokiLocalPort: Logging.LOKI_LOCAL_PORT, scrapeInterval: pr.scrapeInterval, ...(gf.adminPasswordKey !== undefined ? { adminPasswordKey: gf.adminPasswordKey } : {}) }),
+      // The admin password the file above reads from Consul KV: generated, written by the platform stack.
+      kvSecrets: [{ path: gf.adminPasswordKey ?? Monitoring.GRAFANA_ADMIN_PASSWORD_KEY, key: "admin_password", source: Secret.generated(Monitoring.GRAFANA) }],
       nodeClass,
     },
   ];

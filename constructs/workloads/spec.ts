@@ -187,6 +187,18 @@ export interface WorkloadSpec {
   readonly nomadApiAccess?: boolean;
   /** Which data service this is, when the catalog built it (data.ts): what its backup dumps. @default - not a data service */
   readonly dataService?: DataServiceKind;
+  /**
+   * A Nomad ACL policy for the workload's tasks, bound to its job (job_acl) and named like it:
+   * what they may do with Nomad's API through their workload identity (`nomadApiAccess`).
+   * @default - none
+   */
+  readonly nomadPolicy?: { readonly description: string; readonly rules: string };
+  /**
+   * Consul KV entries the platform stack writes from secret sources, deleted with the stack (a
+   * secret a template reads with `key`, e.g. Grafana's admin password under its settings).
+   * @default - none
+   */
+  readonly kvSecrets?: readonly { readonly path: string; readonly key: string; readonly source: SecretSource }[];
 }
 
 /** The data services of the catalog (data.ts). */
