@@ -188,6 +188,22 @@ describe("the platform layer", () => {
     expect(Object.values(json.resource.consul_acl_role).map((r: any) => r.name)).toContain("workload-hello");
   });
 
+  test("GIVEN an app's dependency without localPort THEN it is reached on the port of the workload it names", () => {
+    const deployment = parseDeployment(editedYaml((d) => (d.sites[0].platform.apps = [{ name: "hello", image: "nginxdemos/hello", version: "0.4", cpuMhz: 100, memoryMb: 64, port: 80, healthPath: "/", dependsOn: [{ service: "fleet-api" }, { service: "fleet-postgres" }, { service: "grafana", localPort: 9300 }] }])));
+    const json = JSON.parse(Testing.synth(buildDeployment(Testing.app(), deployment).get("primary")!.platform));
+    const hello = Object.values(json.resource.nomad_job).map((j: any) => JSON.parse(j.jobspec).Job).find((j: any) => j.ID === "hello");
+    const upstreams = hello.TaskGroups[0].Services[0].Connect.SidecarService.Proxy.Upstreams.map((u: any) => `${u.DestinationName}:${u.LocalBindPort}`);
+    expect(upstreams).toEqual(["fleet-api:8080", "fleet-postgres:5432", "grafana:9300"]);
+  });
+
+  test("fails on a dependency without localPort on a workload that has no port of its own", () => {
+    const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bad-")), "deployment.yaml");
+    fs.writeFileSync(bad, editedYaml((d) => (d.sites[0].platform.apps = [{ name: "hello", image: "nginxdemos/hello", version: "0.4", cpuMhz: 100, memoryMb: 64, port: 80, healthPath: "/", dependsOn: [{ service: "backup-consul" }] }])));
+    const res = synthMain({ DEPLOYMENT_CONFIG: bad });
+    expect({ status: res.status, lines: res.stderr.trim().split("\n") }).toEqual({ status: 1, lines: [expect.stringMatching(/: sites\[0\]\.platform\.apps\[0\]\.dependsOn\[0\]\.localPort: got nothing, expected a port: backup-consul has none of its own to default to$/)] });
+    expect(fs.existsSync(res.outdir)).toBe(false);
+  });
+
   test("the VPN gateway forwards the servers' federation traffic to the other site", () => {
     const app = Testing.app();
     const json = JSON.parse(Testing.synth(buildDeployment(app, defaultDeployment()).get("primary")!.infra));

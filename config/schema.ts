@@ -84,7 +84,8 @@ const appSchema = z.strictObject({
   public: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { message: "a host name label, e.g. api" }).optional(),
   /** Prometheus scrapes this path. @default - not scraped */
   metricsPath: z.string().regex(/^\//, { message: "a path starting with /" }).optional(),
-  dependsOn: z.array(z.strictObject({ service: name("service"), localPort: z.number().int().min(1).max(65535, { message: "a port from 1 to 65535" }) })).default([]),
+  /** Services it calls, each on 127.0.0.1:localPort (by default the service's own port). */
+  dependsOn: z.array(z.strictObject({ service: name("service"), localPort: z.number().int().min(1).max(65535, { message: "a port from 1 to 65535" }).optional() })).default([]),
   scaling: z.strictObject({ min: z.number().int().min(1), max: z.number().int().min(1), cpuTargetPercent: z.number().int().min(1).max(100).optional() }).optional(),
   env: z.record(z.string(), z.string()).default({}),
   settings: z.record(z.string(), z.string()).default({}),

@@ -13,11 +13,15 @@ import { BackupTarget, Backups } from "../constructs/workloads/backups";
 import { Ingress, routesFrom } from "../constructs/workloads/ingress";
 import { loggingWorkloads } from "../constructs/workloads/logging";
 import { monitoringWorkloads } from "../constructs/workloads/monitoring";
-import { CLUSTER_CA_TEMPLATE, DataServiceKind, WorkloadSpec } from "../constructs/workloads/spec";
+import { CLUSTER_CA_TEMPLATE, DataServiceKind, dependencyOn, WorkloadSpec } from "../constructs/workloads/spec";
 import { SYSTEM_BLUEPRINTS } from "../constructs/workloads/systems";
 
-/** A workload declared under `platform.apps` in the deployment file. */
-export function appWorkload(app: AppInput, domain: string): WorkloadSpec {
+/**
+ * A workload declared under `platform.apps` in the deployment file. A dependency without a
+ * localPort is reached on the port of the workload it names, looked up in `others`.
+ */
+export function appWorkload(app: AppInput, domain: string, others: readonly Pick<WorkloadSpec, "name" | "port">[] = []): WorkloadSpec {
+  const byName = new Map(others.map((w) => [w.name, w]));
   return {
     name: app.name,
     description: app.description,
@@ -32,7 +36,10 @@ export function appWorkload(app: AppInput, domain: string): WorkloadSpec {
       ...(app.public ? { public: { host: `${app.public}.${domain}` } } : {}),
       ...(app.metricsPath ? { metricsPath: app.metricsPath } : {}),
     },
-    dependsOn: app.dependsOn,
+    dependsOn: app.dependsOn.map((d) => {
+      const target = byName.get(d.service);
+      return target ? dependencyOn(target, d.localPort !== undefined ? { localPort: d.localPort } : {}) : { service: d.service, localPort: d.localPort ?? 0 };
+    }),
     ...(Object.keys(app.env).length > 0 ? { env: app.env } : {}),
     ...(Object.keys(app.settings).length > 0 ? { settings: app.settings } : {}),
     ...(app.scaling ? { scaling: app.scaling } : {}),
@@ -47,15 +54,15 @@ export function siteWorkloads(site: SiteConfig): WorkloadSpec[] {
   const caPem = CLUSTER_CA_TEMPLATE;
   const p = site.platform;
   if (!p) return [];
-  const own = [
-    ...p.systems.flatMap((name) => SYSTEM_BLUEPRINTS[name]({ domain: p.domain, registry: p.registry, version: p.version, standby: p.standby })),
-    ...p.apps.map((a) => appWorkload(a, p.domain)),
-  ];
+  const systems = p.systems.flatMap((name) => SYSTEM_BLUEPRINTS[name]({ domain: p.domain, registry: p.registry, version: p.version, standby: p.standby }));
   const shared = [
     ...monitoringWorkloads({ datacenter: site.datacenter, domain: p.domain, caPem, alertWebhookUrl: p.alertWebhook }),
     ...loggingWorkloads(),
     autoscalerWorkload({ caPem, region: site.datacenter }),
   ];
+  // What an app may call: the site's other workloads, with their ports.
+  const callable = [...systems, ...shared, ...p.apps.map((a) => ({ name: a.name, port: { containerPort: a.port } }))];
+  const own = [...systems, ...p.apps.map((a) => appWorkload(a, p.domain, callable))];
   const backups = p.backups ? Backups.specs({ destination: { ...p.backups, prefix: site.name }, clusterCaPem: caPem, targets: backupTargets(own, p.registry) }) : [];
   const all = [...own, ...shared, ...backups];
   return [...all, Ingress.spec({ routes: routesFrom(all) })];
@@ -110,6 +117,9 @@ export function appProblems(sites: readonly SiteConfig[]): ConfigProblem[] {
       appNames.add(a.name);
       a.dependsOn.forEach((d, k) => {
         if (!all.includes(d.service) || d.service === a.name) out.push({ path: `${at}[${j}].dependsOn[${k}].service`, value: d.service, expected: `another workload of site ${site.name}: one of ${all.filter((n) => n !== a.name).join(", ")}` });
+        else if (d.localPort === undefined && reserved.has(d.service) && !added.find((w) => w.name === d.service)?.port) {
+          out.push({ path: `${at}[${j}].dependsOn[${k}].localPort`, value: undefined, expected: `a port: ${d.service} has none of its own to default to` });
+        }
       });
       if (a.public) {
         const host = `${a.public}.${p.domain}`;

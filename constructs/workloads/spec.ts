@@ -4,6 +4,7 @@
  * ACLs, ingress routes, monitoring) derive everything from the same object.
  */
 import { ServiceProtocol } from "../consul/mesh";
+import { ProblemsError } from "../problems";
 
 /** A route from the public ingress to the workload. */
 export interface PublicRoute {
@@ -50,6 +51,16 @@ export interface Dependency {
   readonly localPort: number;
   /** Datacenter of the service. @default - the local one */
   readonly datacenter?: string;
+}
+
+/**
+ * A dependency on `workload` (the object, not its name): reached on 127.0.0.1:`localPort` inside
+ * the allocation, by default the workload's own port.
+ */
+export function dependencyOn(workload: Pick<WorkloadSpec, "name" | "port">, opts: { readonly localPort?: number; readonly datacenter?: string } = {}): Dependency {
+  const localPort = opts.localPort ?? workload.port?.containerPort;
+  if (localPort === undefined) throw new ProblemsError([`dependency on ${workload.name}: localPort: received nothing; expected a port, since ${workload.name} declares none of its own`]);
+  return { service: workload.name, localPort, ...(opts.datacenter ? { datacenter: opts.datacenter } : {}) };
 }
 
 /** A file rendered into the task (a Nomad template): static content or a consul-template. */

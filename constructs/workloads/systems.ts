@@ -6,7 +6,7 @@
  */
 import { ServiceProtocol } from "../consul/mesh";
 import { InfluxDb, MariaDb, Minio, Postgres, RabbitMq } from "./data";
-import { WorkloadSpec } from "./spec";
+import { dependencyOn, WorkloadSpec } from "./spec";
 
 export interface SystemProps {
   /** Public DNS suffix: services are published as <host>.<domain>. */
@@ -71,11 +71,7 @@ export function fleetMonitoring(p: SystemProps): WorkloadSpec[] {
   const db = Postgres.spec({ name: "fleet-postgres" });
   const ts = InfluxDb.spec({ name: "fleet-influxdb" });
   const s3 = Minio.spec({ name: "fleet-minio" });
-  const stores = [
-    { service: db.name, localPort: 5432 },
-    { service: ts.name, localPort: 8086 },
-    { service: s3.name, localPort: 9000 },
-  ];
+  const stores = [dependencyOn(db), dependencyOn(ts), dependencyOn(s3)];
   const env = { DATABASE_URL: "postgres://127.0.0.1:5432/fleet", INFLUX_URL: "http://127.0.0.1:8086", S3_ENDPOINT: "http://127.0.0.1:9000" };
   return [
     db,
@@ -104,7 +100,7 @@ export function communityServices(p: SystemProps): WorkloadSpec[] {
       resources: { cpuMhz: 300, memoryMb: 512 },
       count: p.standby ? 1 : 2,
       port: { containerPort: 3000, healthPath: "/healthz", public: { host: `wiki.${p.domain}` } },
-      dependsOn: [{ service: db.name, localPort: 5432 }],
+      dependsOn: [dependencyOn(db)],
       env: { DB_TYPE: "postgres", DB_HOST: "127.0.0.1", DB_PORT: "5432", DB_NAME: "wiki" },
     },
   ];
@@ -118,7 +114,7 @@ export function communityServices(p: SystemProps): WorkloadSpec[] {
  */
 export function leasingControlPlane(p: SystemProps): WorkloadSpec[] {
   const db = MariaDb.spec({ name: "paas-mariadb" });
-  const dbDep = [{ service: db.name, localPort: 3306 }];
+  const dbDep = [dependencyOn(db)];
   return [
     db,
     app(p, { name: "paas-api", description: "Leasing API (stateless)", image: "paas-api", port: 8080, dependsOn: dbDep, cpuMhz: 400, memoryMb: 384, count: 2, maxCount: 8, env: { DB_ADDR: "127.0.0.1:3306" } }),
@@ -167,10 +163,7 @@ export function imageHosting(p: SystemProps): WorkloadSpec[] {
       description: "Stores and serves images, queues resize work",
       image: "images-backend",
       port: 8080,
-      dependsOn: [
-        { service: s3.name, localPort: 9000 },
-        { service: mq.name, localPort: 5672 },
-      ],
+      dependsOn: [dependencyOn(s3), dependencyOn(mq)],
       cpuMhz: 300,
       memoryMb: 384,
       count: 2,
@@ -181,10 +174,7 @@ export function imageHosting(p: SystemProps): WorkloadSpec[] {
       description: "Resizes images from the queue",
       image: "images-worker",
       port: 8080,
-      dependsOn: [
-        { service: s3.name, localPort: 9000 },
-        { service: mq.name, localPort: 5672 },
-      ],
+      dependsOn: [dependencyOn(s3), dependencyOn(mq)],
       cpuMhz: 500,
       memoryMb: 512,
       count: 1,
