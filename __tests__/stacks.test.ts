@@ -142,6 +142,31 @@ describe("main.ts", () => {
   });
 });
 
+describe("cdktf synth, as a user runs it", () => {
+  test("switching deployment files works every time, in both directions, and leaves only the new file's stacks", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "switch-"));
+    const lab = path.join(dir, "lab.yaml");
+    fs.writeFileSync(
+      lab,
+      editedYaml((d) => {
+        const site = { ...d.sites[0], name: "lab" };
+        delete site.peerSite;
+        delete site.platform.backups;
+        d.sites = [site];
+      }),
+    );
+    const out = path.join(dir, "out");
+    const synth = (env: Record<string, string>) => {
+      const r = spawnSync("npx", ["cdktf", "synth", "--output", out], { cwd: ROOT, env: { ...process.env, CHECKPOINT_DISABLE: "1", ...env }, encoding: "utf8", timeout: 240_000 });
+      return { status: r.status, out: `${r.stdout}${r.stderr}`.slice(-2000), stacks: fs.existsSync(path.join(out, "stacks")) ? fs.readdirSync(path.join(out, "stacks")).sort() : [] };
+    };
+    expect(synth({})).toMatchObject({ status: 0, stacks: ["backup-infra", "backup-platform", "primary-infra", "primary-platform"] });
+    expect(synth({ DEPLOYMENT_CONFIG: lab })).toMatchObject({ status: 0, stacks: ["lab-infra", "lab-platform"] });
+    expect(synth({})).toMatchObject({ status: 0, stacks: ["backup-infra", "backup-platform", "primary-infra", "primary-platform"] });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 600_000);
+});
+
 describe("secrets", () => {
   test("GIVEN the synthesized JSON THEN no private key, token or gossip key appears in plain text", () => {
     const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), "secrets-")) });

@@ -18,13 +18,22 @@ export function collectErrors(root: IConstruct): string[] {
     .flatMap((c) => c.node.metadata.filter((m) => m.type === ERROR).map((m) => `${c.node.path}: ${String(m.data)}`));
 }
 
-/** Carries each stack's `.terraform` folder and lock file over to the new output. */
+/**
+ * Carries each stack's `.terraform` folder and lock file over to the new output. The folder of a
+ * stack the new output no longer has (another deployment file was synthesized before) is carried
+ * over whole: `cdktf synth` lists the stack folders before it runs the app and removes, after it,
+ * those that are not in the new manifest; it fails if one has already gone.
+ */
 function keepTerraformWorkingState(final: string, staging: string): void {
   const stacks = path.join(final, "stacks");
   if (!fs.existsSync(stacks)) return;
   for (const stack of fs.readdirSync(stacks)) {
     const target = path.join(staging, "stacks", stack);
-    if (!fs.existsSync(target)) continue;
+    if (!fs.existsSync(target)) {
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.renameSync(path.join(stacks, stack), target);
+      continue;
+    }
     for (const keep of [".terraform", ".terraform.lock.hcl"]) {
       const from = path.join(stacks, stack, keep);
       if (fs.existsSync(from)) fs.renameSync(from, path.join(target, keep));
