@@ -123,6 +123,35 @@ describe("deployment config", () => {
     expect(problems((d) => (d.sites[0].vms.development.names = ["server-1"])).join("\n")).toMatch(/got "server-1", expected a VM name not already used by role server/);
   });
 
+  test("fails on an empty list of VPN peers, saying why", () => {
+    expect(problems((d) => (d.sites[1].vpn.peers = []))).toEqual([
+      'deployment.yaml: sites[1].vpn.peers: got [], expected at least one admin peer, e.g. { name: alice, publicKey: <wg pubkey>, address: <an address in vpn.range> }: the platform stack is deployed through the VPN',
+    ]);
+  });
+
+  describe("an app's image and version", () => {
+    const hello = { name: "hello", cpuMhz: 100, memoryMb: 64, port: 80 };
+    const withApp = (image: string, version: string) => (d: Record<string, any>) => (d.sites[0].platform.apps = [{ ...hello, image, version }]);
+    test("fails on an image that already holds a tag, saying where the tag goes", () => {
+      expect(problems(withApp("nginx:1.27", "1.27"))).toEqual(['deployment.yaml: sites[0].platform.apps[0].image: got "nginx:1.27", expected an image name without tag, e.g. "nginx", the tag in version ("1.27")']);
+    });
+    test("fails on an image that holds a digest", () => {
+      const digest = `sha256:${"a".repeat(64)}`;
+      expect(problems(withApp(`registry.example.org:5000/team/app@${digest}`, "1"))).toEqual([`deployment.yaml: sites[0].platform.apps[0].image: got "registry.example.org:5000/team/app@${digest}", expected an image name without digest, e.g. "registry.example.org:5000/team/app", the digest in version ("${digest}")`]);
+    });
+    test("fails on a moving tag such as latest, saying why", () => {
+      expect(problems(withApp("nginx", "latest"))).toEqual(['deployment.yaml: sites[0].platform.apps[0].version: got "latest", expected a pinned tag (e.g. "1.27.3") or a digest (sha256:...): "latest" moves, so a rollback or a canary of it means nothing']);
+    });
+    test("fails on a malformed digest", () => {
+      expect(problems(withApp("nginx", "sha256:abc"))).toEqual(['deployment.yaml: sites[0].platform.apps[0].version: got "sha256:abc", expected a digest of 64 lower-case hex digits after sha256:']);
+    });
+    test("accepts a registry with a port, and a digest, which the job pins as image@sha256:...", () => {
+      const digest = `sha256:${"b".repeat(64)}`;
+      const d = parseDeployment(editedYaml(withApp("registry.example.org:5000/team/app", digest)), "deployment.yaml");
+      expect(d.sites[0].platform?.apps[0]).toMatchObject({ image: "registry.example.org:5000/team/app", version: digest });
+    });
+  });
+
   test("fails on an empty SSH key list", () => {
     expect(problems((d) => (d.sites[0].admins.sshKeys = []))).toContain(
       "deployment.yaml: sites[0].admins.sshKeys: got [], expected at least one SSH public key (an empty list would lock every admin out)",

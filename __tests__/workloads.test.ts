@@ -151,6 +151,14 @@ describe("Platform", () => {
   });
 });
 
+describe("image references", () => {
+  test("a tag pins image:tag; a digest pins image@sha256:... (by content)", () => {
+    const image = (version: string) => (workloadJob({ ...api, version }, ["dc1"]).toJson() as any).Job.TaskGroups[0].Tasks[0].Config.image;
+    const digest = `sha256:${"c".repeat(64)}`;
+    expect([image("1.2.3"), image(digest)]).toEqual([`${api.image}:1.2.3`, `${api.image}@${digest}`]);
+  });
+});
+
 describe("the hosts' side", () => {
   const clients = [
     { name: "client-1", nodeClass: "production", hasDataDisk: true },

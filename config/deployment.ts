@@ -284,6 +284,13 @@ function resolveSite(s: SiteInput, at: string, problems: ConfigProblem[]): SiteC
     }
   }
 
+  if (s.platform) s.platform.apps.forEach((a, j) => problems.push(...imageProblems(`${at}.platform.apps[${j}]`, a.image, a.version)));
+
+  // The platform stack is deployed through the VPN: with no peer, no one can reach the servers' APIs.
+  if (s.vpn.peers.length === 0) {
+    problems.push({ path: `${at}.vpn.peers`, value: [], expected: "at least one admin peer, e.g. { name: alice, publicKey: <wg pubkey>, address: <an address in vpn.range> }: the platform stack is deployed through the VPN" });
+  }
+
   const gatewayAddress = hostAt(s.vpn.range, 1);
   const peerNames = new Set<string>();
   s.vpn.peers.forEach((p, i) => {
@@ -317,6 +324,30 @@ function resolveSite(s: SiteInput, at: string, problems: ConfigProblem[]): SiteC
     initiatesTunnel: false,
     ...(s.platform ? { platform: s.platform } : {}),
   };
+}
+
+/** Tags that move: a rollback or a canary of them is meaningless. */
+export const MOVING_TAGS = ["latest", "stable", "edge", "main", "master", "nightly", "dev"];
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * An image reference and its version: the reference without tag or digest (the version is
+ * given apart), the version a pinned tag or a `sha256:` digest, never a moving tag.
+ */
+function imageProblems(at: string, image: string, version: string): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const lastSegment = image.split("/").pop() ?? image;
+  if (image.includes("@")) out.push({ path: `${at}.image`, value: image, expected: `an image name without digest, e.g. "${image.split("@")[0]}", the digest in version ("${image.split("@")[1]}")` });
+  else if (lastSegment.includes(":")) {
+    const [name, tag] = [image.slice(0, image.lastIndexOf(":")), image.slice(image.lastIndexOf(":") + 1)];
+    out.push({ path: `${at}.image`, value: image, expected: `an image name without tag, e.g. "${name}", the tag in version ("${tag}")` });
+  }
+  if (MOVING_TAGS.includes(version.toLowerCase())) {
+    out.push({ path: `${at}.version`, value: version, expected: `a pinned tag (e.g. "1.27.3") or a digest (sha256:...): "${version}" moves, so a rollback or a canary of it means nothing` });
+  } else if (version.startsWith("sha256:") && !DIGEST.test(version)) {
+    out.push({ path: `${at}.version`, value: version, expected: "a digest of 64 lower-case hex digits after sha256:" });
+  }
+  return out;
 }
 
 function crossSiteChecks(inputs: readonly SiteInput[], sites: SiteConfig[], problems: ConfigProblem[]): void {

@@ -122,7 +122,8 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
   const task = new Task({
     name: spec.name,
     driver: Driver.docker({
-      image: `${spec.image}:${spec.version}`,
+      // A digest pins the image by content: image@sha256:...; a tag: image:tag.
+      image: spec.version.startsWith("sha256:") ? `${spec.image}@${spec.version}` : `${spec.image}:${spec.version}`,
       ...(spec.command ? { command: spec.command } : {}),
       ...(spec.args ? { args: [...spec.args] } : {}),
       ...(spec.hostNetwork && (port || hostPorts.length) ? { ports: [...(port ? [port] : []), ...hostPorts] } : {}),
