@@ -9,7 +9,6 @@ import { Job } from "@cdktf/provider-nomad/lib/job";
 import { NomadProvider } from "@cdktf/provider-nomad/lib/provider";
 import {
   AddressMode,
-  Affinity,
   AutoscalerPolicy,
   ChangeMode,
   Check,
@@ -17,8 +16,6 @@ import {
   ConnectSidecar,
   Constraint,
   ConstraintOperator,
-  CsiAccessMode,
-  CsiAttachmentMode,
   DelayFunction,
   Driver,
   Duration,
@@ -127,7 +124,7 @@ function batchSpec(props: Partial<NomadJobSpecProps> = {}, groupProps: Partial<T
   return spec({
     id: "backup",
     type: JobType.BATCH,
-    groups: [group({ name: "backup", network: undefined, services: [], tasks: [task({ driver: Driver.exec({ command: "/usr/local/bin/backup" }) })], ...groupProps })],
+    groups: [group({ name: "backup", network: undefined, services: [], tasks: [task({ driver: Driver.docker({ image: "backup:1.0" }) })], ...groupProps })],
     ...props,
   });
 }
@@ -203,7 +200,7 @@ describe("NomadJobSpec serializes to the Nomad API JSON job", () => {
     expect(job.Name).toBe("api");
     expect(job.Type).toBe("service");
     expect(job.Datacenters).toEqual(["*"]);
-    for (const key of ["Region", "Namespace", "NodePool", "Priority", "Meta", "Constraints", "Affinities", "Spreads", "Periodic"]) {
+    for (const key of ["Region", "Namespace", "NodePool", "Priority", "Meta", "Constraints", "Spreads", "Periodic"]) {
       expect(job).not.toHaveProperty(key);
     }
   });
@@ -281,14 +278,6 @@ describe("NomadJobSpec serializes to the Nomad API JSON job", () => {
         work_dir: "/srv",
       },
     });
-  });
-
-  test("driver: exec, raw_exec and custom drivers", () => {
-    expect(taskOf(specWithTask({ driver: Driver.exec({ command: "/bin/app", args: ["-v"] }) }))).toMatchObject({ Driver: "exec", Config: { command: "/bin/app", args: ["-v"] } });
-    expect(taskOf(specWithTask({ driver: Driver.rawExec({ command: "/bin/app" }) }))).toMatchObject({ Driver: "raw_exec", Config: { command: "/bin/app" } });
-    const podman = Driver.custom("podman", { image: "docker://nginx", ports: ["http"], logging: { driver: "journald" } });
-    expect(taskOf(specWithTask({ driver: podman }))).toMatchObject({ Driver: "podman", Config: { image: "docker://nginx", logging: { driver: "journald" } } });
-    expect(podman.name).toBe("podman");
   });
 
   test("resources: CPU in MHz and MemoryMB, MemoryMaxMB when set", () => {
@@ -371,7 +360,7 @@ describe("NomadJobSpec serializes to the Nomad API JSON job", () => {
     });
   });
 
-  test("check: tcp, grpc and script checks", () => {
+  test("check: tcp and script checks", () => {
     const s = spec({
       groups: [
         group({
@@ -379,7 +368,6 @@ describe("NomadJobSpec serializes to the Nomad API JSON job", () => {
             service({
               checks: [
                 Check.tcp({ name: "tcp", port: "http" }),
-                Check.grpc({ name: "grpc", grpcService: "web.Health", grpcUseTls: true }),
                 Check.script({ name: "script", command: "/bin/check", args: ["--quick"], task: "app" }),
               ],
             }),
@@ -387,9 +375,8 @@ describe("NomadJobSpec serializes to the Nomad API JSON job", () => {
         }),
       ],
     });
-    const [tcp, grpc, script] = groupOf(s).Services[0].Checks;
+    const [tcp, script] = groupOf(s).Services[0].Checks;
     expect(tcp).toEqual({ Name: "tcp", Type: "tcp", PortLabel: "http", Interval: 10_000_000_000, Timeout: 2_000_000_000 });
-    expect(grpc).toEqual({ Name: "grpc", Type: "grpc", GRPCService: "web.Health", GRPCUseTLS: true, Interval: 10_000_000_000, Timeout: 2_000_000_000 });
     expect(script).toEqual({ Name: "script", Type: "script", Command: "/bin/check", Args: ["--quick"], TaskName: "app", Interval: 10_000_000_000, Timeout: 2_000_000_000 });
   });
 
@@ -474,25 +461,22 @@ describe("NomadJobSpec serializes to the Nomad API JSON job", () => {
     expect(groupOf(s).ReschedulePolicy).toMatchObject({ Attempts: 0, Unlimited: false });
   });
 
-  test("constraint, affinity and spread on job, group and task", () => {
+  test("constraint and spread on job, group and task", () => {
     // GIVEN placement rules at every level
     const s = spec({
       constraints: [Constraint.attribute("${attr.kernel.name}", "linux")],
-      affinities: [Affinity.attribute("${node.datacenter}", "dc1", { weight: 80 })],
       spreads: [Spread.attribute("${node.datacenter}", { weight: 100, targets: [{ value: "dc1", percent: 70 }, { value: "dc2", percent: 30 }] })],
       groups: [
         group({
           constraints: [Constraint.distinctHosts(), Constraint.distinctProperty("${meta.rack}", 2), Constraint.isSet("${attr.driver.docker}")],
-          affinities: [Affinity.attribute("${node.class}", "spot", { weight: -50, operator: ConstraintOperator.NOT_EQUAL })],
           spreads: [Spread.attribute("${meta.rack}")],
-          tasks: [task({ constraints: [Constraint.attribute("${attr.cpu.arch}", "amd64|arm64", ConstraintOperator.REGEXP)], affinities: [Affinity.attribute("${meta.ssd}", "true")] })],
+          tasks: [task({ constraints: [Constraint.attribute("${attr.cpu.arch}", "amd64|arm64", ConstraintOperator.REGEXP)] })],
         }),
       ],
     });
-    // THEN they use LTarget / RTarget / Operand / Weight and Attribute / SpreadTarget
+    // THEN they use LTarget / RTarget / Operand and Attribute / Weight / SpreadTarget
     const job = jobOf(s);
     expect(job.Constraints).toEqual([{ LTarget: "${attr.kernel.name}", RTarget: "linux", Operand: "=" }]);
-    expect(job.Affinities).toEqual([{ LTarget: "${node.datacenter}", RTarget: "dc1", Operand: "=", Weight: 80 }]);
     expect(job.Spreads).toEqual([{ Attribute: "${node.datacenter}", Weight: 100, SpreadTarget: [{ Value: "dc1", Percent: 70 }, { Value: "dc2", Percent: 30 }] }]);
     const g = groupOf(s);
     expect(g.Constraints).toEqual([
@@ -500,23 +484,15 @@ describe("NomadJobSpec serializes to the Nomad API JSON job", () => {
       { LTarget: "${meta.rack}", RTarget: "2", Operand: "distinct_property" },
       { LTarget: "${attr.driver.docker}", Operand: "is_set" },
     ]);
-    expect(g.Affinities).toEqual([{ LTarget: "${node.class}", RTarget: "spot", Operand: "!=", Weight: -50 }]);
     expect(g.Spreads).toEqual([{ Attribute: "${meta.rack}", Weight: 50 }]);
     expect(taskOf(s).Constraints).toEqual([{ LTarget: "${attr.cpu.arch}", RTarget: "amd64|arm64", Operand: "regexp" }]);
-    expect(taskOf(s).Affinities).toEqual([{ LTarget: "${meta.ssd}", RTarget: "true", Operand: "=", Weight: 50 }]);
     expect(Constraint.isNotSet("${meta.x}").operator).toBe("is_not_set");
   });
 
-  test("volume and volume_mount: host and CSI volumes keyed by name, mounts by volume name", () => {
-    // GIVEN a host volume and a CSI volume mounted into the task
+  test("volume and volume_mount: host volumes keyed by name, mounts by volume name", () => {
+    // GIVEN a writable and a read-only host volume mounted into the task
     const data = Volume.host("data", { source: "pg-data", accessMode: HostVolumeAccessMode.SINGLE_NODE_WRITER, sticky: true });
-    const certs = Volume.csi("certs", {
-      source: "certs",
-      accessMode: CsiAccessMode.MULTI_NODE_READER_ONLY,
-      attachmentMode: CsiAttachmentMode.FILE_SYSTEM,
-      readOnly: true,
-      mountOptions: { fsType: "ext4", mountFlags: ["noatime"] },
-    });
+    const certs = Volume.host("certs", { source: "certs", readOnly: true });
     const s = specWithTask(
       { volumeMounts: [{ volume: data, destination: "/var/lib/postgresql" }, { volume: certs, destination: "/certs", propagationMode: PropagationMode.PRIVATE }] },
       { volumes: [data, certs] },
@@ -524,15 +500,7 @@ describe("NomadJobSpec serializes to the Nomad API JSON job", () => {
     // THEN Volumes is a map by name and VolumeMounts refer to the names
     expect(groupOf(s).Volumes).toEqual({
       data: { Name: "data", Type: "host", Source: "pg-data", ReadOnly: false, AccessMode: "single-node-writer", Sticky: true },
-      certs: {
-        Name: "certs",
-        Type: "csi",
-        Source: "certs",
-        ReadOnly: true,
-        AccessMode: "multi-node-reader-only",
-        AttachmentMode: "file-system",
-        MountOptions: { FSType: "ext4", MountFlags: ["noatime"] },
-      },
+      certs: { Name: "certs", Type: "host", Source: "certs", ReadOnly: true },
     });
     expect(taskOf(s).VolumeMounts).toEqual([
       { Volume: "data", Destination: "/var/lib/postgresql", ReadOnly: false },
@@ -714,8 +682,8 @@ describe("resourceTotals", () => {
     // GIVEN two groups: 3 x (100 MHz + 200 MHz, 64 MB + 128 MB) and 1 x (50 MHz, 32 MB)
     const s = spec({
       groups: [
-        group({ count: 3, tasks: [task(), task({ name: "sidecar", driver: Driver.exec({ command: "/bin/x" }), resources: { cpuMhz: 200, memoryMb: 128 } })] }),
-        group({ name: "worker", network: undefined, services: [], tasks: [task({ driver: Driver.exec({ command: "/bin/w" }), resources: { cpuMhz: 50, memoryMb: 32 } })] }),
+        group({ count: 3, tasks: [task(), task({ name: "sidecar", driver: Driver.docker({ image: "sidecar:1.0" }), resources: { cpuMhz: 200, memoryMb: 128 } })] }),
+        group({ name: "worker", network: undefined, services: [], tasks: [task({ driver: Driver.docker({ image: "worker:1.0" }), resources: { cpuMhz: 50, memoryMb: 32 } })] }),
       ],
     });
     // THEN the totals are 3 x 300 + 50 and 3 x 192 + 32
@@ -902,8 +870,6 @@ describe("validation errors", () => {
     ["a meta key is empty", () => spec({ meta: { "": "x" } }), problem(J, "meta key", '""', "a non-empty key")],
     ["meta is not an object", () => spec({ meta: bad(["x"]) }), problem(J, "meta", '["x"]', "an object of string keys to string values")],
     ["a job constraint is not a Constraint", () => spec({ constraints: [bad({})] }), problem(J, "constraints[0]", "{}", "a Constraint")],
-    ["a system job has affinities", () => systemSpec({ id: "web", affinities: [Affinity.attribute("${node.class}", "x")] }), problem(J, "affinities", '"1 affinities"', "no affinity on a system job")],
-    ["a job affinity is not an Affinity", () => spec({ affinities: [bad({})] }), problem(J, "affinities[0]", "{}", "an Affinity")],
     ["a system job has spreads", () => systemSpec({ id: "web", spreads: [Spread.attribute("${node.datacenter}")] }), problem(J, "spreads", '"1 spreads"', "no spread on a system job")],
     ["a job spread is not a Spread", () => spec({ spreads: [bad({})] }), problem(J, "spreads[0]", "{}", "a Spread")],
     ["a batch job has an update strategy", () => batchSpec({ id: "web", update: new UpdateStrategy() }), problem(J, "update", '"an update strategy"', "no update strategy on a batch job")],
@@ -924,7 +890,7 @@ describe("validation errors", () => {
     ["the count is not an integer", () => spec({ groups: [group({ count: 1.5 })] }), problem(G, "count", "1.5", "an integer >= 0")],
     ["a system group has count > 1", () => systemSpec({ id: "web" }, { name: "web", count: 2 }), problem(G, "count", "2", "0 or 1 for a system job")],
     ["the network is not a Network", () => spec({ groups: [group({ network: bad({ mode: "bridge" }) })] }), problem(G, "network", '{"mode":"bridge"}', "a Network")],
-    ["a volume is not a Volume", () => spec({ groups: [group({ volumes: [bad({ name: "data" })] })] }), problem(G, "volumes[0]", '{"name":"data"}', "a Volume made with Volume.host() or Volume.csi()")],
+    ["a volume is not a Volume", () => spec({ groups: [group({ volumes: [bad({ name: "data" })] })] }), problem(G, "volumes[0]", '{"name":"data"}', "a Volume made with Volume.host()")],
     ["two volumes share a name", () => spec({ groups: [group({ volumes: [Volume.host("data", { source: "a" }), Volume.host("data", { source: "b" })] })] }), problem(G, "volumes[1].name", '"data"', "a volume name unique within the group")],
     ["the group has no task", () => spec({ groups: [group({ tasks: [] })] }), problem(G, "tasks", "[]", "at least one task")],
     ["a task is not a Task", () => spec({ groups: [group({ tasks: [bad({ name: "app" })] })] }), problem(G, "tasks[0]", '{"name":"app"}', "a Task")],
@@ -952,15 +918,8 @@ describe("validation errors", () => {
     ["the group reschedule is not a ReschedulePolicy", () => spec({ groups: [group({ reschedule: bad({}) })] }), problem(G, "reschedule", "{}", "a ReschedulePolicy")],
     ["a batch group has an update strategy", () => batchSpec({ id: "web" }, { name: "web", update: new UpdateStrategy() }), problem(G, "update", '"an update strategy"', "no update strategy on a batch job")],
     ["the group update is not an UpdateStrategy", () => spec({ groups: [group({ update: bad({}) })] }), problem(G, "update", "{}", "an UpdateStrategy")],
-    [
-      "a per-allocation volume is used with canaries",
-      () => spec({ groups: [group({ volumes: [Volume.csi("data", { source: "data", accessMode: CsiAccessMode.SINGLE_NODE_WRITER, attachmentMode: CsiAttachmentMode.FILE_SYSTEM, perAlloc: true })] })] }),
-      problem(G, 'volume "data" perAlloc', "true", "false when the update strategy uses canaries (canary: 1)"),
-    ],
     ["scaling is not a ScalingPolicy", () => spec({ groups: [group({ scaling: bad({ max: 3 }) })] }), problem(G, "scaling", '{"max":3}', "a ScalingPolicy")],
     ["a group constraint is not a Constraint", () => spec({ groups: [group({ constraints: [bad("x")] })] }), problem(G, "constraints[0]", '"x"', "a Constraint")],
-    ["a system group has affinities", () => systemSpec({ id: "web" }, { name: "web", affinities: [Affinity.attribute("${node.class}", "x")] }), problem(G, "affinities", '"1 affinities"', "no affinity on a system job")],
-    ["a group affinity is not an Affinity", () => spec({ groups: [group({ affinities: [bad({})] })] }), problem(G, "affinities[0]", "{}", "an Affinity")],
     ["a system group has spreads", () => systemSpec({ id: "web" }, { name: "web", spreads: [Spread.attribute("${node.datacenter}")] }), problem(G, "spreads", '"1 spreads"', "no spread on a system job")],
     ["a group spread is not a Spread", () => spec({ groups: [group({ spreads: [bad({})] })] }), problem(G, "spreads[0]", "{}", "a Spread")],
     ["a group meta value is not a string", () => spec({ groups: [group({ meta: bad({ a: true }) })] }), problem(G, "meta.a", "true", "a string value")],
@@ -1000,10 +959,6 @@ describe("validation errors", () => {
     ["the docker image has whitespace", () => specWithTask({ driver: Driver.docker({ image: "nginx latest" }) }), problem(T, "driver.image", '"nginx latest"', "an image reference without whitespace")],
     ["the docker props are missing", () => specWithTask({ driver: Driver.docker(bad(null)) }), problem(T, "driver docker props", "null", "an object")],
     ["the driver uses an undeclared port", () => specWithTask({ driver: Driver.docker({ image: "nginx", ports: ["admin"] }) }), problem(T, "driver.ports[0]", '"admin"', "a port label declared in the group network (declared: http)")],
-    ["the exec command is empty", () => specWithTask({ driver: Driver.exec({ command: "" }) }), problem(T, "driver.command", '""', "a non-empty command")],
-    ["the raw_exec command is missing", () => specWithTask({ driver: Driver.rawExec(bad({})) }), problem(T, "driver.command", "nothing", "a non-empty command")],
-    ["a custom driver has no name", () => specWithTask({ driver: Driver.custom("", { image: "x" }) }), problem(T, "driver.name", '""', "a non-empty task driver name")],
-    ["a custom driver config is not an object", () => specWithTask({ driver: Driver.custom("podman", bad(["x"])) }), problem(T, "driver.config", '["x"]', "an object")],
     ["the resources are missing", () => specWithTask({ resources: bad(undefined) }), problem(T, "resources", "nothing", "CPU and memory asks, e.g. { cpuMhz: 100, memoryMb: 128 }")],
     ["the CPU ask is missing", () => specWithTask({ resources: bad({ memoryMb: 64 }) }), problem(T, "resources.cpuMhz", "nothing", "an integer number of MHz >= 1")],
     ["the CPU ask is zero", () => specWithTask({ resources: { cpuMhz: 0, memoryMb: 64 } }), problem(T, "resources.cpuMhz", "0", "an integer number of MHz >= 1")],
@@ -1029,8 +984,6 @@ describe("validation errors", () => {
     ["the task restart is not a RestartPolicy", () => specWithTask({ restart: bad({}) }), problem(T, "restart", "{}", "a RestartPolicy")],
     ["a task constraint is not a Constraint", () => specWithTask({ constraints: [bad(1)] }), problem(T, "constraints[0]", "1", "a Constraint")],
     ["a task has distinct_hosts", () => specWithTask({ constraints: [Constraint.distinctHosts()] }), problem(T, "constraints[0].operator", '"distinct_hosts"', "a constraint other than distinct_hosts / distinct_property on a task")],
-    ["a system job task has affinities", () => systemSpec({ id: "web" }, { name: "web", tasks: [task({ affinities: [Affinity.attribute("${node.class}", "x")] })] }), problem(T, "affinities", '"1 affinities"', "no affinity on system jobs")],
-    ["a task affinity is not an Affinity", () => specWithTask({ affinities: [bad({})] }), problem(T, "affinities[0]", "{}", "an Affinity")],
     ["the kill timeout is not a Duration", () => specWithTask({ killTimeout: bad("5s") }), problem(T, "killTimeout", '"5s"', "a Duration")],
     ["the kill signal is not a signal name", () => specWithTask({ killSignal: "term" }), problem(T, "killSignal", '"term"', 'a signal name such as "SIGTERM"')],
   ];
@@ -1039,10 +992,10 @@ describe("validation errors", () => {
 
 describe("validation errors of services and checks", () => {
   const serviceCases: FailCase[] = [
-    ["a service has no check", () => spec({ groups: [group({ services: [service({ checks: [] })] })] }), problem(S, "checks", "[]", "at least one health check (Check.http, Check.tcp, Check.grpc or Check.script)")],
+    ["a service has no check", () => spec({ groups: [group({ services: [service({ checks: [] })] })] }), problem(S, "checks", "[]", "at least one health check (Check.http, Check.tcp or Check.script)")],
     ["a service has checks undefined", () => spec({ groups: [group({ services: [service({ checks: bad(undefined) })] })] }), problem(S, "checks", "[]", "at least one health check")],
     ["a task service has no check", () => specWithTask({ services: [service({ name: "metrics", checks: [] })] }), problem(`${T} > service "metrics"`, "checks", "[]", "at least one health check")],
-    ["a check is not a Check", () => spec({ groups: [group({ services: [service({ checks: [bad({ type: "http" })] })] })] }), problem(S, "checks[0]", '{"type":"http"}', "a Check made with Check.http(), Check.tcp(), Check.grpc() or Check.script()")],
+    ["a check is not a Check", () => spec({ groups: [group({ services: [service({ checks: [bad({ type: "http" })] })] })] }), problem(S, "checks[0]", '{"type":"http"}', "a Check made with Check.http(), Check.tcp() or Check.script()")],
     ["two checks share a name", () => checkIn(Check.http({ name: "a", path: "/" }), { checks: [Check.http({ name: "a", path: "/" }), Check.tcp({ name: "a" })] }), problem(S, "checks[1].name", '"a"', "a check name unique within the service")],
     ["several checks have no name", () => checkIn(Check.tcp(), { checks: [Check.tcp(), Check.http({ path: "/" })] }), problem(S, "checks", '"2 checks without a name"', "a name on every check when a service has several")],
     ["the service name is empty", () => spec({ groups: [group({ services: [service({ name: "" })] })] }), problem(`${G} > service ""`, "name", '""', "a non-empty service name")],
@@ -1111,8 +1064,7 @@ describe("validation errors of services and checks", () => {
       problem(`${T} > service "metrics" > script check`, "task", '"app"', "no task on a check of a task service"),
     ],
     ["a nomad-provider service has a script check", () => checkIn(Check.script({ command: "/bin/check", task: "app" }), { provider: ServiceProvider.NOMAD }), problem(`${S} > script check`, "type", '"script"', "an http or tcp check: services with the nomad provider support only those")],
-    ["a nomad-provider service has a grpc check", () => checkIn(Check.grpc(), { provider: ServiceProvider.NOMAD }), problem(`${S} > grpc check`, "type", '"grpc"', "an http or tcp check")],
-    ["a Connect service has a tcp check", () => spec({ groups: [meshGroup({}, { checks: [Check.tcp({ port: "http" })] })] }), problem(`${S} > tcp check`, "type", '"tcp"', "an http or grpc check: tcp checks do not work on Connect services")],
+    ["a Connect service has a tcp check", () => spec({ groups: [meshGroup({}, { checks: [Check.tcp({ port: "http" })] })] }), problem(`${S} > tcp check`, "type", '"tcp"', "an http check: tcp checks do not work on Connect services")],
     ["a check is exposed without a sidecar", () => checkIn(Check.http({ path: "/health", expose: true })), problem(HC, "expose", "true", "expose only on checks of a group service with a Connect sidecar")],
   ];
   test.each(checkCases)("fails when %s", (_name, build, message) => expectFailure(build, message));
@@ -1125,11 +1077,6 @@ describe("validation errors of placement, policies and scheduling", () => {
     ["a constraint operator is unknown", () => spec({ constraints: [Constraint.attribute("${attr.x}", "y", bad("~"))] }), problem(J, "constraints[0].operator", '"~"', "a ConstraintOperator")],
     ["a regexp constraint is not a regular expression", () => spec({ constraints: [Constraint.attribute("${attr.x}", "(", ConstraintOperator.REGEXP)] }), problem(J, "constraints[0].value", '"("', "a valid regular expression")],
     ["a distinct_property limit is zero", () => spec({ groups: [group({ constraints: [Constraint.distinctProperty("${meta.rack}", 0)] })] }), problem(G, "constraints[0].limit", "0", "an integer >= 1")],
-    ["an affinity has no attribute", () => spec({ affinities: [Affinity.attribute("", "x")] }), problem(J, "affinities[0].attribute", '""', "a non-empty attribute")],
-    ["an affinity value is not a string", () => spec({ affinities: [Affinity.attribute("${node.class}", bad(null))] }), problem(J, "affinities[0].value", "null", "a string value")],
-    ["an affinity uses is_set", () => spec({ affinities: [Affinity.attribute("${node.class}", "x", { operator: ConstraintOperator.IS_SET })] }), problem(J, "affinities[0].operator", '"is_set"', "a comparison ConstraintOperator (not is_set / is_not_set)")],
-    ["an affinity weight is zero", () => spec({ affinities: [Affinity.attribute("${node.class}", "x", { weight: 0 })] }), problem(J, "affinities[0].weight", "0", "a non-zero integer from -100 to 100")],
-    ["an affinity weight is out of range", () => spec({ affinities: [Affinity.attribute("${node.class}", "x", { weight: -101 })] }), problem(J, "affinities[0].weight", "-101", "a non-zero integer from -100 to 100")],
     ["a spread has no attribute", () => spec({ spreads: [Spread.attribute("")] }), problem(J, "spreads[0].attribute", '""', "a non-empty attribute")],
     ["a spread weight is zero", () => spec({ spreads: [Spread.attribute("${node.datacenter}", { weight: 0 })] }), problem(J, "spreads[0].weight", "0", "an integer from 1 to 100")],
     ["a spread target has no value", () => spec({ spreads: [Spread.attribute("${node.datacenter}", { targets: [{ value: "", percent: 10 }] })] }), problem(J, "spreads[0].targets[0].value", '""', "a non-empty attribute value")],
@@ -1233,8 +1180,6 @@ describe("validation errors of volumes, templates and identities", () => {
     specWithTask({ volumeMounts: mounts }, { volumes: [volume], count, update: new UpdateStrategy({ canary: 0 }) });
   const data = () => Volume.host("data", { source: "pg-data" });
   const V = `${G} > volume "data"`;
-  const csi = (props: Record<string, unknown>) =>
-    Volume.csi("data", { source: "data", accessMode: CsiAccessMode.MULTI_NODE_MULTI_WRITER, attachmentMode: CsiAttachmentMode.FILE_SYSTEM, ...bad<object>(props) });
   const readOnly = Volume.host("data", { source: "x", readOnly: true });
   const volumeCases: FailCase[] = [
     ["a volume name has invalid characters", () => withVolume(Volume.host("my data", { source: "x" })), problem(`${G} > volume "my data"`, "name", '"my data"', "a non-empty name of letters, digits, '.', '_' or '-'")],
@@ -1245,11 +1190,6 @@ describe("validation errors of volumes, templates and identities", () => {
       () => withVolume(Volume.host("data", { source: "x", accessMode: HostVolumeAccessMode.SINGLE_NODE_READER_ONLY })),
       problem(V, "readOnly", "false", "true with the single-node-reader-only access mode"),
     ],
-    ["a CSI access mode is unknown", () => withVolume(csi({ accessMode: "shared" })), problem(V, "accessMode", '"shared"', "a CsiAccessMode")],
-    ["a CSI attachment mode is missing", () => withVolume(csi({ attachmentMode: undefined })), problem(V, "attachmentMode", "nothing", "a CsiAttachmentMode")],
-    ["a block device has mount options", () => withVolume(csi({ attachmentMode: CsiAttachmentMode.BLOCK_DEVICE, mountOptions: { fsType: "ext4" } })), problem(V, "mountOptions", '{"fsType":"ext4"}', "no mount options on a block-device volume")],
-    ["a reader-only CSI volume is writable", () => withVolume(csi({ accessMode: CsiAccessMode.MULTI_NODE_READER_ONLY })), problem(V, "readOnly", "false", "true with the multi-node-reader-only access mode")],
-    ["a single-node CSI volume is shared by several allocations", () => withVolume(csi({ accessMode: CsiAccessMode.SINGLE_NODE_WRITER }), [], 2), problem(V, "accessMode", '"single-node-writer"', "a multi-node access mode or perAlloc: true, since the group count is 2")],
     ["a mount's volume is not a Volume", () => withVolume(data(), [{ volume: bad("data"), destination: "/data" }]), problem(T, "volumeMounts[0].volume", '"data"', "a Volume declared in the group's volumes")],
     ["a mount's volume is not declared in the group", () => withVolume(data(), [{ volume: Volume.host("logs", { source: "logs" }), destination: "/logs" }]), problem(T, "volumeMounts[0].volume", '"logs"', "a volume declared in the group's volumes (declared: data)")],
     [

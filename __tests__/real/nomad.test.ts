@@ -13,7 +13,6 @@
  */
 import {
   AddressMode,
-  Affinity,
   AutoscalerPolicy,
   ChangeMode,
   Check,
@@ -21,8 +20,6 @@ import {
   ConnectSidecar,
   Constraint,
   ConstraintOperator,
-  CsiAccessMode,
-  CsiAttachmentMode,
   DelayFunction,
   Driver,
   Duration,
@@ -139,7 +136,7 @@ function webJob(): NomadJobSpec {
   });
 }
 
-/** A periodic batch job with an exec task and a template. */
+/** A periodic batch job with a task and a template. */
 function backupJob(): NomadJobSpec {
   return new NomadJobSpec({
     id: "pg-backup",
@@ -153,7 +150,7 @@ function backupJob(): NomadJobSpec {
         tasks: [
           new Task({
             name: "dump",
-            driver: Driver.exec({ command: "/usr/bin/pg_dumpall", args: ["--file", "${NOMAD_ALLOC_DIR}/dump.sql"] }),
+            driver: Driver.docker({ image: "postgres:16", command: "/usr/bin/pg_dumpall", args: ["--file", "${NOMAD_ALLOC_DIR}/dump.sql"] }),
             resources: { cpuMhz: 500, memoryMb: 256 },
             templates: [new Template({ destination: "secrets/pg.env", data: "PGHOST=db.service.consul\n", env: true })],
           }),
@@ -194,12 +191,7 @@ function exporterJob(): NomadJobSpec {
 function everyFieldJob(): NomadJobSpec {
   const grpc = Port.dynamic("grpc", { to: 9090 });
   const admin = Port.static("admin", 19000, { to: 9000, hostNetwork: "private" });
-  const certs = Volume.csi("certs", {
-    source: "certs",
-    accessMode: CsiAccessMode.MULTI_NODE_MULTI_WRITER,
-    attachmentMode: CsiAttachmentMode.FILE_SYSTEM,
-    mountOptions: { fsType: "ext4", mountFlags: ["noatime"] },
-  });
+  const certs = Volume.host("certs", { source: "certs", readOnly: true });
   const scratch = Volume.host("scratch", { source: "scratch", accessMode: HostVolumeAccessMode.SINGLE_NODE_WRITER, sticky: true });
   return new NomadJobSpec({
     id: "every-field",
@@ -210,7 +202,6 @@ function everyFieldJob(): NomadJobSpec {
     datacenters: ["dc1", "dc*"],
     priority: 40,
     constraints: [Constraint.attribute("${attr.cpu.arch}", "amd64|arm64", ConstraintOperator.REGEXP), Constraint.distinctHosts()],
-    affinities: [Affinity.attribute("${node.datacenter}", "dc1", { weight: 60 })],
     spreads: [Spread.attribute("${node.datacenter}", { weight: 70, targets: [{ value: "dc1", percent: 60 }, { value: "dc2", percent: 40 }] })],
     update: new UpdateStrategy({ maxParallel: 2, canary: 1, healthCheck: HealthCheckMode.CHECKS, minHealthyTime: Duration.seconds(15), healthyDeadline: Duration.minutes(3), progressDeadline: Duration.minutes(8), stagger: Duration.seconds(20) }),
     reschedule: ReschedulePolicy.limited({ attempts: 3, interval: Duration.hours(1), delay: Duration.seconds(10), delayFunction: DelayFunction.FIBONACCI, maxDelay: Duration.minutes(10) }),
@@ -223,7 +214,6 @@ function everyFieldJob(): NomadJobSpec {
         network: new Network({ mode: NetworkMode.BRIDGE, hostname: "api-${NOMAD_ALLOC_INDEX}", dns: { servers: ["10.0.0.2"], searches: ["service.consul"], options: ["ndots:2"] }, ports: [grpc, admin] }),
         volumes: [certs, scratch],
         constraints: [Constraint.distinctProperty("${meta.rack}", 2), Constraint.isSet("${meta.rack}")],
-        affinities: [Affinity.attribute("${node.class}", "spot", { weight: -40, operator: ConstraintOperator.NOT_EQUAL })],
         spreads: [Spread.attribute("${meta.rack}", { weight: 30 })],
         restart: new RestartPolicy({ attempts: 3, interval: Duration.minutes(10), delay: Duration.seconds(20), mode: RestartMode.DELAY, renderTemplates: true }),
         reschedule: ReschedulePolicy.unlimited({ delay: Duration.seconds(15), delayFunction: DelayFunction.EXPONENTIAL, maxDelay: Duration.minutes(30) }),
@@ -238,7 +228,7 @@ function everyFieldJob(): NomadJobSpec {
             meta: { proto: "grpc" },
             addressMode: AddressMode.ALLOC,
             connect: ConnectSidecar.inbound({ tags: ["mesh"], resources: { cpuMhz: 100, memoryMb: 96 } }),
-            checks: [Check.grpc({ name: "grpc-health", grpcService: "api.Health", grpcUseTls: false, expose: true, interval: Duration.seconds(10), timeout: Duration.seconds(3) })],
+            checks: [Check.http({ name: "api-health", path: "/health", expose: true, interval: Duration.seconds(10), timeout: Duration.seconds(3) })],
           }),
           new Service({
             name: "api-admin",
@@ -284,16 +274,15 @@ function everyFieldJob(): NomadJobSpec {
             identities: [WorkloadIdentity.named("db", { audience: ["db.example.org"], file: true, ttl: Duration.minutes(30), changeMode: ChangeMode.signal("SIGUSR1") })],
             restart: new RestartPolicy({ attempts: 1, interval: Duration.minutes(5), delay: Duration.seconds(10) }),
             constraints: [Constraint.attribute("${attr.kernel.name}", "linux")],
-            affinities: [Affinity.attribute("${meta.ssd}", "true", { weight: 20 })],
           }),
-          new Task({ name: "log-shipper", driver: Driver.rawExec({ command: "/usr/bin/vector", args: ["--config", "local/vector.toml"] }), resources: { cpuMhz: 50, memoryMb: 64, memoryMaxMb: 64 } }),
+          new Task({ name: "log-shipper", driver: Driver.docker({ image: "timberio/vector:0.39.0-alpine", args: ["--config", "local/vector.toml"] }), resources: { cpuMhz: 50, memoryMb: 64, memoryMaxMb: 64 } }),
         ],
       }),
     ],
   });
 }
 
-/** A sysbatch job on several cron schedules, paused, with a custom driver. */
+/** A sysbatch job on several cron schedules, paused. */
 function sysbatchJob(): NomadJobSpec {
   return new NomadJobSpec({
     id: "node-cleanup",
@@ -302,7 +291,7 @@ function sysbatchJob(): NomadJobSpec {
     groups: [
       new TaskGroup({
         name: "cleanup",
-        tasks: [new Task({ name: "prune", driver: Driver.custom("podman", { image: "docker://alpine:3.20", command: "/bin/true", logging: { driver: "journald" } }), resources: { cpuMhz: 50, memoryMb: 32 } })],
+        tasks: [new Task({ name: "prune", driver: Driver.docker({ image: "alpine:3.20", command: "/bin/true" }), resources: { cpuMhz: 50, memoryMb: 32 } })],
       }),
     ],
   });

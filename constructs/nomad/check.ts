@@ -1,5 +1,5 @@
 import { Duration } from "./duration";
-import { compact, isInteger, isNonEmptyString, JsonObject, nonEmpty, Problems } from "./internal";
+import { compact, isInteger, isNonEmptyString, JsonObject, nonEmpty, Problems, validateDeclaredPort, validateMinDuration } from "./internal";
 import { portLabel, PortRef } from "./network";
 
 /** Kind of health check. */
@@ -10,8 +10,6 @@ export enum CheckType {
   TCP = "tcp",
   /** Command run inside the task that must exit 0 (Consul services only). */
   SCRIPT = "script",
-  /** gRPC health protocol (Consul services only). */
-  GRPC = "grpc",
 }
 
 /** Scheme of an HTTP check. */
@@ -139,34 +137,6 @@ export interface ScriptCheckProps extends CheckCommonProps {
   readonly task?: string;
 }
 
-/** Props of {@link Check.grpc}. */
-export interface GrpcCheckProps extends CheckCommonProps {
-  /**
-   * Port checked; must be declared in the group network.
-   *
-   * @default - the service's port
-   */
-  readonly port?: PortRef;
-  /**
-   * gRPC service name to check.
-   *
-   * @default - the server's overall health
-   */
-  readonly grpcService?: string;
-  /**
-   * Use TLS.
-   *
-   * @default false
-   */
-  readonly grpcUseTls?: boolean;
-  /**
-   * Expose the check through the Connect sidecar (group services with a Connect sidecar only).
-   *
-   * @default false
-   */
-  readonly expose?: boolean;
-}
-
 /**
  * Where a check is validated: the facts of its service and group it depends on.
  *
@@ -194,8 +164,6 @@ interface CheckFields {
   readonly command?: string;
   readonly args?: string[];
   readonly task?: string;
-  readonly grpcService?: string;
-  readonly grpcUseTls?: boolean;
 }
 
 /**
@@ -239,18 +207,6 @@ export class Check {
     return new Check({ type: CheckType.SCRIPT, common: props, command: props.command, args: props.args, task: props.task });
   }
 
-  /** A gRPC health check (Consul services only). */
-  public static grpc(props: GrpcCheckProps = {}): Check {
-    return new Check({
-      type: CheckType.GRPC,
-      common: props,
-      port: props.port,
-      grpcService: props.grpcService,
-      grpcUseTls: props.grpcUseTls,
-      expose: props.expose,
-    });
-  }
-
   /** Kind of check. */
   public readonly type: CheckType;
   /** Check name, if set. */
@@ -278,12 +234,8 @@ export class Check {
     const f = this.fields;
     const p = problems.at(this.name !== undefined ? `check "${this.name}"` : `${this.type} check`);
     if (this.name !== undefined && !isNonEmptyString(this.name)) p.add("name", this.name, "a non-empty check name");
-    if (!(this.interval instanceof Duration) || this.interval.toNanoseconds() < Check.MIN_INTERVAL.toNanoseconds()) {
-      p.add("interval", this.interval instanceof Duration ? this.interval.toGoString() : this.interval, "a Duration of at least 1s");
-    }
-    if (!(this.timeout instanceof Duration) || this.timeout.toNanoseconds() < Check.MIN_INTERVAL.toNanoseconds()) {
-      p.add("timeout", this.timeout instanceof Duration ? this.timeout.toGoString() : this.timeout, "a Duration of at least 1s");
-    }
+    validateMinDuration(p, "interval", this.interval, Check.MIN_INTERVAL);
+    validateMinDuration(p, "timeout", this.timeout, Check.MIN_INTERVAL);
     const restart = f.common?.restart;
     if (restart !== undefined) {
       if (!isInteger(restart.limit) || restart.limit < 0) p.add("restart.limit", restart.limit, "an integer >= 0");
@@ -318,11 +270,11 @@ export class Check {
         break;
     }
 
-    if (ctx.isNomadProvider && (f.type === CheckType.SCRIPT || f.type === CheckType.GRPC)) {
+    if (ctx.isNomadProvider && f.type === CheckType.SCRIPT) {
       p.add("type", f.type, "an http or tcp check: services with the nomad provider support only those");
     }
     if (f.type === CheckType.TCP && ctx.hasSidecar) {
-      p.add("type", f.type, "an http or grpc check: tcp checks do not work on Connect services (the service listens on the namespace loopback)");
+      p.add("type", f.type, "an http check: tcp checks do not work on Connect services (the service listens on the namespace loopback)");
     }
     if (f.expose) {
       if (!ctx.hasSidecar || !ctx.isGroupService) {
@@ -332,9 +284,7 @@ export class Check {
 
     const needsPort = f.type !== CheckType.SCRIPT;
     if (this.portLabel !== undefined) {
-      if (!ctx.declaredPorts.has(this.portLabel)) {
-        p.add("port", this.portLabel, `a port label declared in the group network (declared: ${[...ctx.declaredPorts].join(", ") || "none"})`);
-      }
+      validateDeclaredPort(p, "port", this.portLabel, ctx.declaredPorts);
     } else if (needsPort && ctx.servicePort === undefined && !f.expose) {
       p.add("port", undefined, `a port on the check or on its service (${f.type} checks need one)`);
     }
@@ -357,8 +307,6 @@ export class Check {
       Command: f.command,
       Args: nonEmpty(f.args),
       TaskName: f.task,
-      GRPCService: f.grpcService,
-      GRPCUseTLS: f.grpcUseTls,
       Interval: this.interval.toNanoseconds(),
       Timeout: this.timeout.toNanoseconds(),
       CheckRestart: restart

@@ -1,4 +1,4 @@
-import { compact, isNonEmptyString, isUnresolved, JsonObject, nonEmpty, Problems, stringMap } from "./internal";
+import { compact, isNonEmptyString, isUnresolved, JsonObject, nonEmpty, Problems, stringMap, validateDeclaredPort } from "./internal";
 import { portLabel, PortRef } from "./network";
 
 /** Props of {@link Driver.docker}. */
@@ -63,28 +63,11 @@ export interface DockerDriverProps {
   readonly workDir?: string;
 }
 
-/** Props of {@link Driver.exec} and {@link Driver.rawExec}. */
-export interface ExecDriverProps {
-  /** Command to run (absolute path, or relative to the task directory). */
-  readonly command: string;
-
-  /**
-   * Arguments to the command.
-   *
-   * @default - none
-   */
-  readonly args?: string[];
-}
-
-/** A JSON value for {@link Driver.custom} configurations. */
-export type DriverConfigValue = string | number | boolean | null | readonly DriverConfigValue[] | { readonly [key: string]: DriverConfigValue };
-
 /**
  * The task driver of a task and its configuration.
  *
  * ```ts
  * Driver.docker({ image: "nginx:1.27", ports: [http] });
- * Driver.exec({ command: "/usr/local/bin/backup", args: ["--all"] });
  * ```
  */
 export class Driver {
@@ -111,37 +94,8 @@ export class Driver {
     props?.ports?.map(portLabel) ?? []);
   }
 
-  /** Runs a command isolated with the `exec` driver. */
-  public static exec(props: ExecDriverProps): Driver {
-    return Driver.commandDriver("exec", props);
-  }
-
-  /** Runs a command without isolation with the `raw_exec` driver (must be enabled on clients). */
-  public static rawExec(props: ExecDriverProps): Driver {
-    return Driver.commandDriver("raw_exec", props);
-  }
-
-  /**
-   * Any other task driver (podman, java, qemu, ...) with its configuration as written in the
-   * driver's documentation. Prefer the typed factories when one exists.
-   */
-  public static custom(name: string, config: { readonly [key: string]: DriverConfigValue }): Driver {
-    return new Driver(name, config, (problems) => {
-      if (!isNonEmptyString(name)) problems.add("driver.name", name, "a non-empty task driver name");
-      if (typeof config !== "object" || config === null || Array.isArray(config)) {
-        problems.add("driver.config", config, "an object");
-      }
-    }, () => ({ ...(config as JsonObject) }), []);
-  }
-
-  private static commandDriver(name: string, props: ExecDriverProps): Driver {
-    return new Driver(name, props, (problems) => {
-      if (!isNonEmptyString(props?.command)) problems.add("driver.command", props?.command, "a non-empty command");
-    }, () => compact({ command: props.command, args: nonEmpty(props.args) }), []);
-  }
-
   private constructor(
-    /** Task driver name as written in the job (`docker`, `exec`, `raw_exec`, ...). */
+    /** Task driver name as written in the job (`docker`). */
     public readonly name: string,
     private readonly props: unknown,
     private readonly check: (problems: Problems) => void,
@@ -157,11 +111,7 @@ export class Driver {
       return;
     }
     this.check(problems);
-    this.portLabels.forEach((label, index) => {
-      if (!declaredPorts.has(label)) {
-        problems.add(`driver.ports[${index}]`, label, `a port label declared in the group network (declared: ${[...declaredPorts].join(", ") || "none"})`);
-      }
-    });
+    this.portLabels.forEach((label, index) => validateDeclaredPort(problems, `driver.ports[${index}]`, label, declaredPorts));
   }
 
   /** @internal */

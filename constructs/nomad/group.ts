@@ -1,8 +1,8 @@
 import { Duration } from "./duration";
-import { compact, isInteger, isNonEmptyString, JsonObject, JsonValue, nonEmpty, Problems, stringMap, validateStringMap } from "./internal";
+import { compact, isInteger, isNonEmptyString, JsonObject, JsonValue, nonEmpty, Problems, stringMap, validateEach, validateOptional, validateStringMap } from "./internal";
 import { Network } from "./network";
-import { Affinity, Constraint, Spread } from "./placement";
-import { ReschedulePolicy, RestartPolicy, UpdateStrategy } from "./policies";
+import { Constraint, Spread, validatePlacement } from "./placement";
+import { PolicyScope, ReschedulePolicy, RestartPolicy, UpdateStrategy, validateReschedule, validateUpdate } from "./policies";
 import { ScalingPolicy } from "./scaling";
 import { ConnectSidecar, Service } from "./service";
 import { Task } from "./task";
@@ -80,13 +80,6 @@ export interface TaskGroupProps {
   readonly constraints?: Constraint[];
 
   /**
-   * Placement preferences (not allowed on system jobs).
-   *
-   * @default - none
-   */
-  readonly affinities?: Affinity[];
-
-  /**
    * Spreads of the allocations (not allowed on system jobs). Pass `[]` to opt out of the default.
    *
    * @default - a spread over `${node.unique.id}` when the group can have more than one allocation
@@ -114,12 +107,8 @@ export interface TaskGroupProps {
  *
  * @internal
  */
-export interface GroupContext {
-  readonly jobType: string;
+export interface GroupContext extends PolicyScope {
   readonly isSystem: boolean;
-  readonly allowsUpdate: boolean;
-  readonly allowsReschedule: boolean;
-  readonly jobUpdate?: UpdateStrategy;
   readonly jobHasSpreads: boolean;
 }
 
@@ -192,13 +181,9 @@ export class TaskGroup {
     }
 
     const volumes = new Map<string, Volume>();
-    this.volumes.forEach((v, i) => {
-      if (!(v instanceof Volume)) {
-        p.add(`volumes[${i}]`, v, "a Volume made with Volume.host() or Volume.csi()");
-        return;
-      }
-      v._validate(p, this.count);
-      if (volumes.has(v.name)) p.add(`volumes[${i}].name`, v.name, "a volume name unique within the group");
+    validateEach(p, "volumes", this.volumes, Volume, "a Volume made with Volume.host()", (v, field) => {
+      v._validate(p);
+      if (volumes.has(v.name)) p.add(`${field}.name`, v.name, "a volume name unique within the group");
       else volumes.set(v.name, v);
     });
 
@@ -206,72 +191,29 @@ export class TaskGroup {
     if (!Array.isArray(this.tasks) || this.tasks.length === 0) {
       p.add("tasks", this.tasks, "at least one task");
     } else {
-      this.tasks.forEach((t, i) => {
-        if (!(t instanceof Task)) {
-          p.add(`tasks[${i}]`, t, "a Task");
-          return;
-        }
-        if (taskNames.has(t.name)) p.add(`tasks[${i}].name`, t.name, "a task name unique within the group");
+      validateEach(p, "tasks", this.tasks, Task, "a Task", (t, field) => {
+        if (taskNames.has(t.name)) p.add(`${field}.name`, t.name, "a task name unique within the group");
         taskNames.add(t.name);
       });
       for (const t of this.tasks) {
         if (t instanceof Task) {
-          t._validate(p, { declaredPorts, volumes, taskNames, groupName: this.name, networkIsolated, isSystem: ctx.isSystem });
+          t._validate(p, { declaredPorts, volumes, taskNames, groupName: this.name, networkIsolated });
         }
       }
       const leaders = this.tasks.filter((t) => t instanceof Task && t.leader);
       if (leaders.length > 1) p.add("tasks", `${leaders.length} leader tasks`, "at most one task with leader: true");
     }
 
-    this.services.forEach((s, i) => {
-      if (!(s instanceof Service)) {
-        p.add(`services[${i}]`, s, "a Service");
-        return;
-      }
-      s._validate(p, { declaredPorts, isGroupService: true, taskNames, groupName: this.name, networkIsolated });
-    });
+    validateEach(p, "services", this.services, Service, "a Service", (s) =>
+      s._validate(p, { declaredPorts, isGroupService: true, taskNames, groupName: this.name, networkIsolated }),
+    );
     this.validateServicesTogether(p);
 
-    if (props.restart !== undefined) {
-      if (!(props.restart instanceof RestartPolicy)) p.add("restart", props.restart, "a RestartPolicy");
-      else props.restart._validate(p);
-    }
-    if (props.reschedule !== undefined) {
-      if (!ctx.allowsReschedule) p.add("reschedule", "a reschedule policy", `no reschedule policy on a ${ctx.jobType} job (Nomad does not reschedule system or sysbatch allocations)`);
-      else if (!(props.reschedule instanceof ReschedulePolicy)) p.add("reschedule", props.reschedule, "a ReschedulePolicy");
-      else props.reschedule._validate(p);
-    }
-    if (props.update !== undefined) {
-      if (!ctx.allowsUpdate) p.add("update", "an update strategy", `no update strategy on a ${ctx.jobType} job (only service and system jobs have deployments)`);
-      else if (!(props.update instanceof UpdateStrategy)) p.add("update", props.update, "an UpdateStrategy");
-      else props.update._validate(p);
-    }
-    const update = props.update ?? ctx.jobUpdate;
-    if (update instanceof UpdateStrategy && update.canary > 0) {
-      for (const v of volumes.values()) {
-        if (v.perAlloc) p.add(`volume "${v.name}" perAlloc`, true, `false when the update strategy uses canaries (canary: ${update.canary})`);
-      }
-    }
-    if (this.scaling !== undefined) {
-      if (!(this.scaling instanceof ScalingPolicy)) p.add("scaling", this.scaling, "a ScalingPolicy");
-      else this.scaling._validate(p, this.count);
-    }
-    (props.constraints ?? []).forEach((c, i) => {
-      if (!(c instanceof Constraint)) p.add(`constraints[${i}]`, c, "a Constraint");
-      else c._validate(p, `constraints[${i}]`);
-    });
-    const affinities = props.affinities ?? [];
-    if (ctx.isSystem && affinities.length > 0) p.add("affinities", `${affinities.length} affinities`, "no affinity on a system job");
-    affinities.forEach((a, i) => {
-      if (!(a instanceof Affinity)) p.add(`affinities[${i}]`, a, "an Affinity");
-      else a._validate(p, `affinities[${i}]`);
-    });
-    const spreads = props.spreads ?? [];
-    if (ctx.isSystem && spreads.length > 0) p.add("spreads", `${spreads.length} spreads`, "no spread on a system job");
-    spreads.forEach((s, i) => {
-      if (!(s instanceof Spread)) p.add(`spreads[${i}]`, s, "a Spread");
-      else s._validate(p, `spreads[${i}]`);
-    });
+    validateOptional(p, "restart", props.restart, RestartPolicy, "a RestartPolicy", (r) => r._validate(p));
+    validateReschedule(p, props.reschedule, ctx);
+    validateUpdate(p, props.update, ctx);
+    validateOptional(p, "scaling", this.scaling, ScalingPolicy, "a ScalingPolicy", (s) => s._validate(p, this.count));
+    validatePlacement(p, props, ctx.isSystem);
     validateStringMap(p, "meta", props.meta);
     if (props.shutdownDelay !== undefined && !(props.shutdownDelay instanceof Duration)) p.add("shutdownDelay", props.shutdownDelay, "a Duration");
   }
@@ -313,7 +255,6 @@ export class TaskGroup {
       Count: this.count,
       Meta: stringMap(props.meta),
       Constraints: nonEmpty((props.constraints ?? []).map((c) => c._toJson())),
-      Affinities: nonEmpty((props.affinities ?? []).map((a) => a._toJson())),
       Spreads: nonEmpty(this._spreads(ctx).map((s) => s._toJson())),
       Networks: this.network ? [this.network._toJson()] : undefined,
       Services: nonEmpty(this.services.map((s) => s._toJson())),

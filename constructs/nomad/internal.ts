@@ -3,6 +3,7 @@
  * building helpers and small predicates. Nothing here is re-exported from the package index.
  */
 
+import { Duration } from "./duration";
 import type { JsonObject, JsonValue } from "./json";
 
 export type { JsonObject, JsonPrimitive, JsonValue } from "./json";
@@ -136,4 +137,92 @@ export function validateStringMap(problems: Problems, field: string, map: Readon
     if (key.trim().length === 0) problems.add(`${field} key`, key, "a non-empty key");
     if (typeof value !== "string") problems.add(`${field}.${key}`, value, "a string value");
   }
+}
+
+/**
+ * A class of the model, as the right-hand side of `instanceof` (its constructor may be private).
+ *
+ * @internal
+ */
+// eslint-disable-next-line @typescript-eslint/ban-types
+export type ModelClass<T> = Function & { readonly prototype: T };
+
+/**
+ * Validates a list of model objects: an item that is not an instance of `type` is recorded at
+ * `field[index]` as not `expected`; the others are passed to `validate` with that field path.
+ * A missing list is an empty one.
+ *
+ * @internal
+ */
+export function validateEach<T>(
+  problems: Problems,
+  field: string,
+  items: readonly T[] | undefined,
+  type: ModelClass<T>,
+  expected: string,
+  validate: (item: T, field: string, index: number) => void,
+): void {
+  (items ?? []).forEach((item, index) => {
+    const itemField = `${field}[${index}]`;
+    if (item instanceof type) validate(item, itemField, index);
+    else problems.add(itemField, item, expected);
+  });
+}
+
+/**
+ * Validates an optional model object: when set, a value that is not an instance of `type` is
+ * recorded at `field` as not `expected`; an instance is passed to `validate`.
+ *
+ * @internal
+ */
+export function validateOptional<T>(problems: Problems, field: string, value: T | undefined, type: ModelClass<T>, expected: string, validate: (value: T) => void): void {
+  if (value === undefined) return;
+  if (value instanceof type) validate(value);
+  else problems.add(field, value, expected);
+}
+
+/**
+ * True for an integer port number from 1 to 65535.
+ *
+ * @internal
+ */
+export function isPortNumber(value: unknown): value is number {
+  return isInteger(value) && value >= 1 && value <= 65535;
+}
+
+/**
+ * Records `label` under `field` unless it is one of the ports declared in the group network.
+ *
+ * @internal
+ */
+export function validateDeclaredPort(problems: Problems, field: string, label: string, declaredPorts: ReadonlySet<string>): void {
+  if (!declaredPorts.has(label)) {
+    problems.add(field, label, `a port label declared in the group network (declared: ${[...declaredPorts].join(", ") || "none"})`);
+  }
+}
+
+/** Smallest CPU ask Nomad accepts for a task, in MHz. @internal */
+export const MIN_CPU_MHZ = 1;
+/** Smallest memory ask Nomad accepts for a task, in MB. @internal */
+export const MIN_MEMORY_MB = 10;
+
+/**
+ * Validates the CPU and memory asks of a task or a Connect sidecar task.
+ *
+ * @internal
+ */
+export function validateResourceAsks(problems: Problems, resources: { readonly cpuMhz: number; readonly memoryMb: number }): void {
+  if (!isInteger(resources.cpuMhz) || resources.cpuMhz < MIN_CPU_MHZ) problems.add("resources.cpuMhz", resources.cpuMhz, `an integer number of MHz >= ${MIN_CPU_MHZ}`);
+  if (!isInteger(resources.memoryMb) || resources.memoryMb < MIN_MEMORY_MB) problems.add("resources.memoryMb", resources.memoryMb, `an integer number of MB >= ${MIN_MEMORY_MB}`);
+}
+
+/**
+ * Validates that `value` is a Duration of at least `min`; returns whether it is.
+ *
+ * @internal
+ */
+export function validateMinDuration(problems: Problems, field: string, value: unknown, min: Duration): value is Duration {
+  if (value instanceof Duration && value.toNanoseconds() >= min.toNanoseconds()) return true;
+  problems.add(field, value instanceof Duration ? value.toGoString() : value, `a Duration of at least ${min.toGoString()}`);
+  return false;
 }

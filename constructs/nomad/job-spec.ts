@@ -1,7 +1,7 @@
 import { GroupContext, TaskGroup } from "./group";
-import { compact, isInteger, isNonEmptyString, isUnresolved, JsonObject, nonEmpty, Problems, stringMap, validateStringMap } from "./internal";
-import { Affinity, Constraint, Spread } from "./placement";
-import { Periodic, ReschedulePolicy, UpdateStrategy } from "./policies";
+import { compact, isInteger, isNonEmptyString, isUnresolved, JsonObject, nonEmpty, Problems, stringMap, validateEach, validateStringMap } from "./internal";
+import { Constraint, Spread, validatePlacement } from "./placement";
+import { Periodic, ReschedulePolicy, UpdateStrategy, validateReschedule, validateUpdate } from "./policies";
 import { ProblemsError } from "../problems";
 
 /** Scheduler of a job. */
@@ -86,13 +86,6 @@ export interface NomadJobSpecProps {
    * @default - none
    */
   readonly constraints?: Constraint[];
-
-  /**
-   * Placement preferences (not allowed on system jobs).
-   *
-   * @default - none
-   */
-  readonly affinities?: Affinity[];
 
   /**
    * Spreads applied to every group (not allowed on system jobs). When set, groups get no default
@@ -244,36 +237,10 @@ export class NomadJobSpec {
     }
     validateStringMap(p, "meta", props.meta);
 
-    const isSystem = this.type === JobType.SYSTEM;
-    const allowsUpdate = this.type === JobType.SERVICE || this.type === JobType.SYSTEM;
-    const allowsReschedule = this.type === JobType.SERVICE || this.type === JobType.BATCH;
-    (props.constraints ?? []).forEach((c, i) => {
-      if (!(c instanceof Constraint)) p.add(`constraints[${i}]`, c, "a Constraint");
-      else c._validate(p, `constraints[${i}]`);
-    });
-    const affinities = props.affinities ?? [];
-    if (isSystem && affinities.length > 0) p.add("affinities", `${affinities.length} affinities`, "no affinity on a system job");
-    affinities.forEach((a, i) => {
-      if (!(a instanceof Affinity)) p.add(`affinities[${i}]`, a, "an Affinity");
-      else a._validate(p, `affinities[${i}]`);
-    });
-    const spreads = props.spreads ?? [];
-    if (isSystem && spreads.length > 0) p.add("spreads", `${spreads.length} spreads`, "no spread on a system job");
-    spreads.forEach((s, i) => {
-      if (!(s instanceof Spread)) p.add(`spreads[${i}]`, s, "a Spread");
-      else s._validate(p, `spreads[${i}]`);
-    });
-
-    if (props.update !== undefined) {
-      if (!allowsUpdate) p.add("update", "an update strategy", `no update strategy on a ${this.type} job (only service and system jobs have deployments)`);
-      else if (!(props.update instanceof UpdateStrategy)) p.add("update", props.update, "an UpdateStrategy");
-      else props.update._validate(p);
-    }
-    if (props.reschedule !== undefined) {
-      if (!allowsReschedule) p.add("reschedule", "a reschedule policy", `no reschedule policy on a ${this.type} job (Nomad does not reschedule system or sysbatch allocations)`);
-      else if (!(props.reschedule instanceof ReschedulePolicy)) p.add("reschedule", props.reschedule, "a ReschedulePolicy");
-      else props.reschedule._validate(p);
-    }
+    const ctx = this.groupContext();
+    validatePlacement(p, props, ctx.isSystem);
+    validateUpdate(p, props.update, ctx);
+    validateReschedule(p, props.reschedule, ctx);
     if (this.periodic !== undefined) {
       if (this.type !== JobType.BATCH && this.type !== JobType.SYSBATCH) {
         p.add("periodic", "a periodic schedule", `a batch or sysbatch job type for a periodic job (type is ${this.type})`);
@@ -285,14 +252,9 @@ export class NomadJobSpec {
     if (!Array.isArray(this.groups) || this.groups.length === 0) {
       p.add("groups", this.groups, "at least one TaskGroup");
     } else {
-      const ctx = this.groupContext();
       const names = new Set<string>();
-      this.groups.forEach((g, i) => {
-        if (!(g instanceof TaskGroup)) {
-          p.add(`groups[${i}]`, g, "a TaskGroup");
-          return;
-        }
-        if (names.has(g.name)) p.add(`groups[${i}].name`, g.name, "a group name unique within the job");
+      validateEach(p, "groups", this.groups, TaskGroup, "a TaskGroup", (g, field) => {
+        if (names.has(g.name)) p.add(`${field}.name`, g.name, "a group name unique within the job");
         names.add(g.name);
         g._validate(p, ctx);
       });
@@ -319,7 +281,6 @@ export class NomadJobSpec {
         Datacenters: [...this.datacenters],
         Meta: stringMap(props.meta),
         Constraints: nonEmpty((props.constraints ?? []).map((c) => c._toJson())),
-        Affinities: nonEmpty((props.affinities ?? []).map((a) => a._toJson())),
         Spreads: nonEmpty((props.spreads ?? []).map((s) => s._toJson())),
         Update: this.update?._toJson(),
         Reschedule: this.reschedule?._toJson(),
@@ -351,7 +312,6 @@ export class NomadJobSpec {
       isSystem: this.type === JobType.SYSTEM,
       allowsUpdate: this.type === JobType.SERVICE || this.type === JobType.SYSTEM,
       allowsReschedule: this.type === JobType.SERVICE || this.type === JobType.BATCH,
-      jobUpdate: this.update,
       jobHasSpreads: (this.props.spreads ?? []).length > 0,
     };
   }

@@ -1,4 +1,4 @@
-import { compact, isInteger, isNonEmptyString, JsonObject, nonEmpty, Problems } from "./internal";
+import { compact, isNonEmptyString, isPortNumber, JsonObject, nonEmpty, Problems } from "./internal";
 
 /** Options shared by dynamic and static ports. */
 export interface PortOptions {
@@ -63,10 +63,10 @@ export class Port {
     if (!isNonEmptyString(this.label) || !/^[A-Za-z0-9_-]+$/.test(this.label)) {
       p.add("label", this.label, "a non-empty label of letters, digits, '_' or '-'");
     }
-    if (this.value !== undefined && (!isInteger(this.value) || this.value < 1 || this.value > 65535)) {
+    if (this.value !== undefined && !isPortNumber(this.value)) {
       p.add("value", this.value, "an integer port number from 1 to 65535");
     }
-    if (this.to !== undefined && (!isInteger(this.to) || this.to < 1 || this.to > 65535)) {
+    if (this.to !== undefined && !isPortNumber(this.to)) {
       p.add("to", this.to, "an integer port number from 1 to 65535");
     }
     if (this.hostNetwork !== undefined && !isNonEmptyString(this.hostNetwork)) {

@@ -1,6 +1,6 @@
-import { compact, isInteger, isNonEmptyString, JsonObject, Problems } from "./internal";
+import { compact, isInteger, isNonEmptyString, JsonObject, Problems, validateEach } from "./internal";
 
-/** Comparison of a constraint or an affinity. */
+/** Comparison of a constraint. */
 export enum ConstraintOperator {
   /** Equal (string comparison). */
   EQUAL = "=",
@@ -121,66 +121,6 @@ export class Constraint {
   }
 }
 
-/** Options of {@link Affinity.attribute}. */
-export interface AffinityOptions {
-  /**
-   * Operator.
-   *
-   * @default ConstraintOperator.EQUAL
-   */
-  readonly operator?: ConstraintOperator;
-  /**
-   * Weight from -100 to 100 (not 0); negative weights are anti-affinities.
-   *
-   * @default Affinity.DEFAULT_WEIGHT (50)
-   */
-  readonly weight?: number;
-}
-
-/**
- * A soft placement preference.
- *
- * ```ts
- * Affinity.attribute("${node.datacenter}", "dc1", { weight: 80 });
- * ```
- */
-export class Affinity {
-  /** Default weight. */
-  public static readonly DEFAULT_WEIGHT = 50;
-
-  /** Prefer nodes whose attribute compares with `value`. */
-  public static attribute(attribute: string, value: string, options: AffinityOptions = {}): Affinity {
-    return new Affinity(attribute, value, options.operator ?? ConstraintOperator.EQUAL, options.weight ?? Affinity.DEFAULT_WEIGHT);
-  }
-
-  private constructor(
-    /** Attribute examined. */
-    public readonly attribute: string,
-    /** Value compared with. */
-    public readonly value: string,
-    /** Operator. */
-    public readonly operator: ConstraintOperator,
-    /** Weight. */
-    public readonly weight: number,
-  ) {}
-
-  /** @internal */
-  public _validate(problems: Problems, field: string): void {
-    if (!isNonEmptyString(this.attribute)) problems.add(`${field}.attribute`, this.attribute, "a non-empty attribute");
-    if (typeof this.value !== "string") problems.add(`${field}.value`, this.value, "a string value");
-    const allowed = COMPARISONS.filter((o) => o !== ConstraintOperator.IS_SET && o !== ConstraintOperator.IS_NOT_SET);
-    if (!allowed.includes(this.operator)) problems.add(`${field}.operator`, this.operator, "a comparison ConstraintOperator (not is_set / is_not_set)");
-    if (!isInteger(this.weight) || this.weight === 0 || this.weight < -100 || this.weight > 100) {
-      problems.add(`${field}.weight`, this.weight, "a non-zero integer from -100 to 100");
-    }
-  }
-
-  /** @internal */
-  public _toJson(): JsonObject {
-    return { LTarget: this.attribute, RTarget: this.value, Operand: this.operator, Weight: this.weight };
-  }
-}
-
 /** A share of allocations for one value of a spread attribute. */
 export interface SpreadTarget {
   /** Attribute value, e.g. `dc1`. */
@@ -192,7 +132,7 @@ export interface SpreadTarget {
 /** Options of {@link Spread.attribute}. */
 export interface SpreadOptions {
   /**
-   * Weight from 1 to 100 relative to other spreads and affinities.
+   * Weight from 1 to 100 relative to other spreads.
    *
    * @default Spread.DEFAULT_WEIGHT (50)
    */
@@ -256,4 +196,23 @@ export class Spread {
       SpreadTarget: this.targets.length > 0 ? this.targets.map((t) => ({ Value: t.value, Percent: t.percent })) : undefined,
     });
   }
+}
+
+/** The placement rules of a job or a group. */
+interface PlacementRules {
+  readonly constraints?: readonly Constraint[];
+  readonly spreads?: readonly Spread[];
+}
+
+/**
+ * Validates the constraints and spreads of a job or a group (spreads are not allowed on system
+ * jobs).
+ *
+ * @internal
+ */
+export function validatePlacement(problems: Problems, rules: PlacementRules, isSystem: boolean): void {
+  validateEach(problems, "constraints", rules.constraints, Constraint, "a Constraint", (c, field) => c._validate(problems, field));
+  const spreads = rules.spreads ?? [];
+  if (isSystem && spreads.length > 0) problems.add("spreads", `${spreads.length} spreads`, "no spread on a system job");
+  validateEach(problems, "spreads", spreads, Spread, "a Spread", (s, field) => s._validate(problems, field));
 }

@@ -1,5 +1,5 @@
 import { Duration } from "./duration";
-import { compact, isInteger, JsonObject, Problems } from "./internal";
+import { compact, isInteger, JsonObject, Problems, validateMinDuration } from "./internal";
 
 /** How deployment health is decided. */
 export enum HealthCheckMode {
@@ -199,10 +199,7 @@ export class RestartPolicy {
     if (!isInteger(this.attempts) || this.attempts < 0) p.add("attempts", this.attempts, "an integer >= 0");
     if (!Object.values(RestartMode).includes(this.mode)) p.add("mode", this.mode, "a RestartMode");
     if (this.attempts === 0 && this.mode !== RestartMode.FAIL) p.add("mode", this.mode, "RestartMode.FAIL when attempts is 0");
-    if (!(this.interval instanceof Duration) || this.interval.toNanoseconds() < Duration.seconds(5).toNanoseconds()) {
-      p.add("interval", this.interval instanceof Duration ? this.interval.toGoString() : this.interval, "a Duration of at least 5s");
-      return;
-    }
+    if (!validateMinDuration(p, "interval", this.interval, Duration.seconds(5))) return;
     if (!(this.delay instanceof Duration)) {
       p.add("delay", this.delay, "a Duration");
       return;
@@ -338,6 +335,42 @@ export class ReschedulePolicy {
       Unlimited: this.unlimited,
     };
   }
+}
+
+/**
+ * The job type facts that decide whether a job or a group may set an update strategy and a
+ * reschedule policy.
+ *
+ * @internal
+ */
+export interface PolicyScope {
+  readonly jobType: string;
+  readonly allowsUpdate: boolean;
+  readonly allowsReschedule: boolean;
+}
+
+/**
+ * Validates the update strategy set on a job or a group, if any (service and system jobs only).
+ *
+ * @internal
+ */
+export function validateUpdate(problems: Problems, update: UpdateStrategy | undefined, scope: PolicyScope): void {
+  if (update === undefined) return;
+  if (!scope.allowsUpdate) problems.add("update", "an update strategy", `no update strategy on a ${scope.jobType} job (only service and system jobs have deployments)`);
+  else if (!(update instanceof UpdateStrategy)) problems.add("update", update, "an UpdateStrategy");
+  else update._validate(problems);
+}
+
+/**
+ * Validates the reschedule policy set on a job or a group, if any (service and batch jobs only).
+ *
+ * @internal
+ */
+export function validateReschedule(problems: Problems, reschedule: ReschedulePolicy | undefined, scope: PolicyScope): void {
+  if (reschedule === undefined) return;
+  if (!scope.allowsReschedule) problems.add("reschedule", "a reschedule policy", `no reschedule policy on a ${scope.jobType} job (Nomad does not reschedule system or sysbatch allocations)`);
+  else if (!(reschedule instanceof ReschedulePolicy)) problems.add("reschedule", reschedule, "a ReschedulePolicy");
+  else reschedule._validate(problems);
 }
 
 /** Options of {@link Periodic.cron}. */

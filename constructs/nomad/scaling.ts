@@ -1,5 +1,5 @@
 import { Duration } from "./duration";
-import { compact, isInteger, isNonEmptyString, JsonObject, JsonValue, Problems } from "./internal";
+import { compact, isInteger, isNonEmptyString, JsonObject, JsonValue, Problems, validateEach } from "./internal";
 
 /** A strategy config value of the Nomad Autoscaler. */
 export type StrategyConfigValue = string | number | boolean;
@@ -167,13 +167,9 @@ export class AutoscalerPolicy {
       return;
     }
     const names = new Set<string>();
-    this.checks.forEach((c, i) => {
-      if (!(c instanceof ScalingCheck)) {
-        problems.add(`scaling.policy.checks[${i}]`, c, "a ScalingCheck");
-        return;
-      }
+    validateEach(problems, "scaling.policy.checks", this.checks, ScalingCheck, "a ScalingCheck", (c, field) => {
       c._validate(problems, "scaling.policy");
-      if (names.has(c.name)) problems.add(`scaling.policy.checks[${i}].name`, c.name, "a check name unique within the policy");
+      if (names.has(c.name)) problems.add(`${field}.name`, c.name, "a check name unique within the policy");
       names.add(c.name);
     });
   }

@@ -1,10 +1,10 @@
 import { Check, CheckContext } from "./check";
-import { compact, isInteger, isNonEmptyString, isUnresolved, JsonObject, nonEmpty, Problems, stringMap, validateStringMap } from "./internal";
+import { compact, isNonEmptyString, isPortNumber, isUnresolved, JsonObject, nonEmpty, Problems, stringMap, validateDeclaredPort, validateEach, validateResourceAsks, validateStringMap } from "./internal";
 import { portLabel, PortRef } from "./network";
 
 /** Where a service is registered. */
 export enum ServiceProvider {
-  /** Consul service catalog (needed for Connect, script and gRPC checks). */
+  /** Consul service catalog (needed for Connect and script checks). */
   CONSUL = "consul",
   /** Nomad's built-in service discovery. */
   NOMAD = "nomad",
@@ -132,19 +132,16 @@ export class ConnectSidecar {
     }
     this.upstreams.forEach((u, i) => {
       if (!isNonEmptyString(u?.destinationName)) p.add(`upstreams[${i}].destinationName`, u?.destinationName, "a non-empty Consul service name");
-      if (!isInteger(u?.localBindPort) || u.localBindPort < 1 || u.localBindPort > 65535) {
+      if (!isPortNumber(u?.localBindPort)) {
         p.add(`upstreams[${i}].localBindPort`, u?.localBindPort, "an integer port number from 1 to 65535");
       }
     });
     this.expose.forEach((e, i) => {
       if (!isNonEmptyString(e?.path) || !e.path.startsWith("/")) p.add(`expose[${i}].path`, e?.path, "a path starting with /");
-      if (!isInteger(e?.localPathPort) || e.localPathPort < 1 || e.localPathPort > 65535) p.add(`expose[${i}].localPathPort`, e?.localPathPort, "an integer port number from 1 to 65535");
+      if (!isPortNumber(e?.localPathPort)) p.add(`expose[${i}].localPathPort`, e?.localPathPort, "an integer port number from 1 to 65535");
       if (!isNonEmptyString(e?.listenerPort)) p.add(`expose[${i}].listenerPort`, e?.listenerPort, "the label of a group port");
     });
-    if (this.resourcesSet) {
-      if (!isInteger(this.resources.cpuMhz) || this.resources.cpuMhz < 1) p.add("resources.cpuMhz", this.resources.cpuMhz, "an integer number of MHz >= 1");
-      if (!isInteger(this.resources.memoryMb) || this.resources.memoryMb < 10) p.add("resources.memoryMb", this.resources.memoryMb, "an integer number of MB >= 10");
-    }
+    if (this.resourcesSet) validateResourceAsks(p, this.resources);
   }
 
   /** @internal */
@@ -315,15 +312,13 @@ export class Service {
 
     if (typeof this.port === "number") {
       const numericAllowed = this.connect !== undefined || props.addressMode === AddressMode.DRIVER || props.addressMode === AddressMode.ALLOC;
-      if (!isInteger(this.port) || this.port < 1 || this.port > 65535) {
+      if (!isPortNumber(this.port)) {
         p.add("port", this.port, "an integer port number from 1 to 65535");
       } else if (!numericAllowed) {
         p.add("port", this.port, "a port declared in the group network (a port number is only valid with Connect or the driver / alloc address mode)");
       }
     } else if (this.port !== undefined) {
-      if (!ctx.declaredPorts.has(this.port)) {
-        p.add("port", this.port, `a port label declared in the group network (declared: ${[...ctx.declaredPorts].join(", ") || "none"})`);
-      }
+      validateDeclaredPort(p, "port", this.port, ctx.declaredPorts);
     }
 
     if (props.task !== undefined) {
@@ -348,7 +343,7 @@ export class Service {
       // An upstream-only Connect service (no port) exists so that its sidecar reaches the
       // upstreams; nothing connects to it, and Nomad checks the sidecar proxy itself.
       if (this.connect instanceof ConnectSidecar && this.port === undefined && Array.isArray(this.checks)) return;
-      p.add("checks", this.checks, "at least one health check (Check.http, Check.tcp, Check.grpc or Check.script), or none on an upstream-only Connect service (no port)");
+      p.add("checks", this.checks, "at least one health check (Check.http, Check.tcp or Check.script), or none on an upstream-only Connect service (no port)");
       return;
     }
     const checkCtx: CheckContext = {
@@ -360,14 +355,10 @@ export class Service {
       taskNames: ctx.taskNames,
     };
     const names = new Set<string>();
-    this.checks.forEach((check, i) => {
-      if (!(check instanceof Check)) {
-        p.add(`checks[${i}]`, check, "a Check made with Check.http(), Check.tcp(), Check.grpc() or Check.script()");
-        return;
-      }
+    validateEach(p, "checks", this.checks, Check, "a Check made with Check.http(), Check.tcp() or Check.script()", (check, field) => {
       check._validate(p, checkCtx);
       if (check.name !== undefined) {
-        if (names.has(check.name)) p.add(`checks[${i}].name`, check.name, "a check name unique within the service");
+        if (names.has(check.name)) p.add(`${field}.name`, check.name, "a check name unique within the service");
         names.add(check.name);
       }
     });

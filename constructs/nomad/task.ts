@@ -1,8 +1,8 @@
 import { Driver } from "./driver";
 import { Duration } from "./duration";
 import { WorkloadIdentity } from "./identity";
-import { compact, isInteger, isNonEmptyString, JsonObject, nonEmpty, Problems, stringMap, validateStringMap } from "./internal";
-import { Affinity, Constraint } from "./placement";
+import { compact, isInteger, isNonEmptyString, JsonObject, MIN_CPU_MHZ, MIN_MEMORY_MB, nonEmpty, Problems, stringMap, validateEach, validateOptional, validateResourceAsks, validateStringMap } from "./internal";
+import { Constraint } from "./placement";
 import { RestartPolicy } from "./policies";
 import { Service } from "./service";
 import { Template } from "./template";
@@ -85,12 +85,6 @@ export interface TaskProps {
    */
   readonly constraints?: Constraint[];
   /**
-   * Placement preferences.
-   *
-   * @default - none
-   */
-  readonly affinities?: Affinity[];
-  /**
    * When the leader task exits, the other tasks of the group are stopped.
    *
    * @default false
@@ -127,7 +121,6 @@ export interface TaskContext {
   readonly taskNames: ReadonlySet<string>;
   readonly groupName: string;
   readonly networkIsolated: boolean;
-  readonly isSystem: boolean;
 }
 
 /**
@@ -135,9 +128,9 @@ export interface TaskContext {
  */
 export class Task {
   /** Smallest CPU ask Nomad accepts, in MHz. */
-  public static readonly MIN_CPU_MHZ = 1;
+  public static readonly MIN_CPU_MHZ = MIN_CPU_MHZ;
   /** Smallest memory ask Nomad accepts, in MB. */
-  public static readonly MIN_MEMORY_MB = 10;
+  public static readonly MIN_MEMORY_MB = MIN_MEMORY_MB;
 
   /** Task name. */
   public readonly name: string;
@@ -174,8 +167,7 @@ export class Task {
     if (r === undefined || r === null || typeof r !== "object") {
       p.add("resources", r, "CPU and memory asks, e.g. { cpuMhz: 100, memoryMb: 128 }");
     } else {
-      if (!isInteger(r.cpuMhz) || r.cpuMhz < Task.MIN_CPU_MHZ) p.add("resources.cpuMhz", r.cpuMhz, `an integer number of MHz >= ${Task.MIN_CPU_MHZ}`);
-      if (!isInteger(r.memoryMb) || r.memoryMb < Task.MIN_MEMORY_MB) p.add("resources.memoryMb", r.memoryMb, `an integer number of MB >= ${Task.MIN_MEMORY_MB}`);
+      validateResourceAsks(p, r);
       if (r.memoryMaxMb !== undefined && (!isInteger(r.memoryMaxMb) || !isInteger(r.memoryMb) || r.memoryMaxMb < r.memoryMb)) {
         p.add("resources.memoryMaxMb", r.memoryMaxMb, `an integer >= memoryMb (${r.memoryMb})`);
       }
@@ -185,32 +177,24 @@ export class Task {
     validateStringMap(p, "meta", props.meta);
 
     const destinations = new Map<string, number>();
-    (props.templates ?? []).forEach((t, i) => {
-      if (!(t instanceof Template)) {
-        p.add(`templates[${i}]`, t, "a Template");
-        return;
-      }
+    validateEach(p, "templates", props.templates, Template, "a Template", (t, field, i) => {
       t._validate(p, i);
       const other = destinations.get(t.destination);
-      if (other !== undefined) p.add(`templates[${i}].destination`, t.destination, `a destination not already used by templates[${other}]`);
+      if (other !== undefined) p.add(`${field}.destination`, t.destination, `a destination not already used by templates[${other}]`);
       else destinations.set(t.destination, i);
     });
 
     (props.volumeMounts ?? []).forEach((m, i) => validateVolumeMount(p, i, m, ctx.volumes));
 
-    this.services.forEach((s, i) => {
-      if (!(s instanceof Service)) {
-        p.add(`services[${i}]`, s, "a Service");
-        return;
-      }
+    validateEach(p, "services", this.services, Service, "a Service", (s) =>
       s._validate(p, {
         declaredPorts: ctx.declaredPorts,
         isGroupService: false,
         taskNames: ctx.taskNames,
         groupName: ctx.groupName,
         networkIsolated: ctx.networkIsolated,
-      });
-    });
+      }),
+    );
 
     if (props.identity !== undefined) {
       if (!(props.identity instanceof WorkloadIdentity) || !props.identity.isDefault) {
@@ -230,22 +214,10 @@ export class Task {
       identityNames.add(id.name);
     });
 
-    if (props.restart !== undefined) {
-      if (!(props.restart instanceof RestartPolicy)) p.add("restart", props.restart, "a RestartPolicy");
-      else props.restart._validate(p);
-    }
-    (props.constraints ?? []).forEach((c, i) => {
-      if (!(c instanceof Constraint)) {
-        p.add(`constraints[${i}]`, c, "a Constraint");
-        return;
-      }
-      c._validate(p, `constraints[${i}]`);
-      if (c.isDistinct) p.add(`constraints[${i}].operator`, c.operator, "a constraint other than distinct_hosts / distinct_property on a task (put those on the group or job)");
-    });
-    if (ctx.isSystem && (props.affinities ?? []).length > 0) p.add("affinities", `${props.affinities?.length} affinities`, "no affinity on system jobs");
-    (props.affinities ?? []).forEach((a, i) => {
-      if (!(a instanceof Affinity)) p.add(`affinities[${i}]`, a, "an Affinity");
-      else a._validate(p, `affinities[${i}]`);
+    validateOptional(p, "restart", props.restart, RestartPolicy, "a RestartPolicy", (r) => r._validate(p));
+    validateEach(p, "constraints", props.constraints, Constraint, "a Constraint", (c, field) => {
+      c._validate(p, field);
+      if (c.isDistinct) p.add(`${field}.operator`, c.operator, "a constraint other than distinct_hosts / distinct_property on a task (put those on the group or job)");
     });
     if (props.killTimeout !== undefined && !(props.killTimeout instanceof Duration)) p.add("killTimeout", props.killTimeout, "a Duration");
     if (props.killSignal !== undefined && !/^SIG[A-Z0-9]+$/.test(props.killSignal)) p.add("killSignal", props.killSignal, "a signal name such as \"SIGTERM\"");
@@ -270,7 +242,6 @@ export class Task {
       Identities: nonEmpty((props.identities ?? []).map((id) => id._toJson())),
       RestartPolicy: props.restart?._toJson(),
       Constraints: nonEmpty((props.constraints ?? []).map((c) => c._toJson())),
-      Affinities: nonEmpty((props.affinities ?? []).map((a) => a._toJson())),
       Leader: props.leader,
       KillTimeout: props.killTimeout?.toNanoseconds(),
       KillSignal: props.killSignal,
