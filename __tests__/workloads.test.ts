@@ -186,6 +186,21 @@ describe("the hosts' side", () => {
   });
 });
 
+describe("the hosts' side follows the job model", () => {
+  const clients = [
+    { name: "client-1", nodeClass: "production", hasDataDisk: true },
+    { name: "edge-1", nodeClass: "edge", hasDataDisk: true },
+  ];
+  test("a workload on another node class gets its volume on a client of that class, as its job's constraint says", () => {
+    const plan = planHostVolumes("site a:", [{ ...db, nodeClass: "edge" }], clients, "/srv/nomad");
+    expect([plan.problems, plan.volumes.get("edge-1"), plan.volumes.get("client-1")]).toEqual([[], { [db.volume!.source]: `/srv/nomad/${db.volume!.source}` }, {}]);
+  });
+  test("host ports are the job's reserved ports, on its node class, reachable from where the declaration says", () => {
+    const edge: WorkloadSpec = { ...api, name: "edge", nodeClass: "edge", hostPorts: [{ label: "http", port: 80, to: 8080, from: "anywhere" }] };
+    expect([...hostPortsByNodeClass([edge]).entries()]).toEqual([["edge", [{ label: "http", port: 80, to: 8080, from: "anywhere" }]]]);
+  });
+});
+
 describe("capacity", () => {
   const opts = { cpuMhzPerVcpu: 2000, reservedPercent: 10 };
   test("GIVEN enough clients THEN no problem", () => {

@@ -1,8 +1,37 @@
 /**
- * What the workloads ask of the client VMs, derived from their declarations: the Nomad host
- * volumes each client declares and the host ports the firewall opens.
+ * What the workloads ask of the client VMs, read from their Nomad jobs (the job model is what
+ * Nomad schedules, so the VMs declare and open exactly what the jobs use): the host volumes each
+ * client declares and the host ports the firewall opens. What the job model does not hold stays
+ * in the declaration: a shared folder's path on the host, and who may reach a host port.
  */
-import { ANY_NODE_CLASS, DEFAULT_NODE_CLASS, HostPort, WorkloadSpec } from "./spec";
+import { ANY_NODE_CLASS, HostPort, WorkloadSpec } from "./spec";
+import { workloadJob } from "./workload";
+
+/** What one workload's job asks of the clients: its node class, host volumes and host ports. */
+interface JobHostNeeds {
+  /** ANY_NODE_CLASS when the job has no node class constraint. */
+  readonly nodeClass: string;
+  readonly volumes: readonly { readonly source: string; readonly readOnly: boolean }[];
+  readonly ports: readonly { readonly label: string; readonly port: number }[];
+}
+
+/** Reads a workload's needs from the JSON of its job (the Nomad API's job format). */
+function jobHostNeeds(spec: WorkloadSpec): JobHostNeeds {
+  type JobJson = {
+    Job: {
+      Constraints?: { LTarget: string; RTarget: string; Operand: string }[];
+      TaskGroups: { Volumes?: Record<string, { Type: string; Source: string; ReadOnly?: boolean }>; Networks?: { ReservedPorts?: { Label: string; Value: number }[] }[] }[];
+    };
+  };
+  const job = (workloadJob(spec, ["*"]).toJson() as unknown as JobJson).Job;
+  const nodeClass = (job.Constraints ?? []).find((c) => c.LTarget === "${node.class}" && c.Operand === "=")?.RTarget ?? ANY_NODE_CLASS;
+  const groups = job.TaskGroups;
+  return {
+    nodeClass,
+    volumes: groups.flatMap((g) => Object.values(g.Volumes ?? {}).filter((v) => v.Type === "host").map((v) => ({ source: v.Source, readOnly: v.ReadOnly === true }))),
+    ports: groups.flatMap((g) => (g.Networks ?? []).flatMap((n) => (n.ReservedPorts ?? []).map((r) => ({ label: r.Label, port: r.Value })))),
+  };
+}
 
 /** A Nomad client VM as the plan sees it. */
 export interface ClientHost {
@@ -31,33 +60,44 @@ export function planHostVolumes(where: string, specs: readonly WorkloadSpec[], c
   const problems: string[] = [];
   const next = new Map<string, number>();
   for (const s of specs) {
-    if (!s.volume) continue;
-    const cls = s.nodeClass ?? DEFAULT_NODE_CLASS;
+    const needs = s.volume ? jobHostNeeds(s) : undefined;
+    if (!needs) continue;
+    const cls = needs.nodeClass;
     const ofClass = clients.filter((c) => cls === ANY_NODE_CLASS || c.nodeClass === cls);
-    if (s.volume.hostPath) {
-      const into = s.volume.readOnly ? readOnlyVolumes : volumes;
-      for (const c of ofClass) into.get(c.name)![s.volume.source] = s.volume.hostPath;
-      continue;
+    for (const v of needs.volumes) {
+      // A shared folder of the host: where it is on the host is the declaration's, not the job's.
+      const hostPath = s.volume?.source === v.source ? s.volume.hostPath : undefined;
+      if (hostPath) {
+        const into = v.readOnly ? readOnlyVolumes : volumes;
+        for (const c of ofClass) into.get(c.name)![v.source] = hostPath;
+        continue;
+      }
+      const withDisk = ofClass.filter((c) => c.hasDataDisk);
+      if (withDisk.length === 0) {
+        problems.push(`${where} workload "${s.name}": needs data volume "${v.source}", but no client of node class "${cls}" has a data disk; expected vms.client.volumeGb`);
+        continue;
+      }
+      const i = next.get(cls) ?? 0;
+      next.set(cls, i + 1);
+      volumes.get(withDisk[i % withDisk.length].name)![v.source] = `${dataDir}/${v.source}`;
     }
-    const withDisk = ofClass.filter((c) => c.hasDataDisk);
-    if (withDisk.length === 0) {
-      problems.push(`${where} workload "${s.name}": needs data volume "${s.volume.source}", but no client of node class "${cls}" has a data disk; expected vms.client.volumeGb`);
-      continue;
-    }
-    const i = next.get(cls) ?? 0;
-    next.set(cls, i + 1);
-    volumes.get(withDisk[i % withDisk.length].name)![s.volume.source] = `${dataDir}/${s.volume.source}`;
   }
   return { volumes, readOnlyVolumes, problems };
 }
 
-/** Host ports the workloads bind, by node class. */
+/**
+ * Host ports the workloads' jobs bind, by node class, each with who may reach it (from the
+ * declaration's host port of the same label; the clients, when it declares none).
+ */
 export function hostPortsByNodeClass(specs: readonly WorkloadSpec[]): Map<string, HostPort[]> {
   const out = new Map<string, HostPort[]>();
   for (const s of specs) {
-    for (const h of s.hostPorts ?? []) {
-      const cls = s.nodeClass ?? DEFAULT_NODE_CLASS;
-      out.set(cls, [...(out.get(cls) ?? []), h]);
+    if ((s.hostPorts ?? []).length === 0) continue;
+    const needs = jobHostNeeds(s);
+    for (const p of needs.ports) {
+      const declared = (s.hostPorts ?? []).find((h) => h.label === p.label);
+      const port: HostPort = { ...(declared ?? { label: p.label, from: "clients" as const }), port: p.port };
+      out.set(needs.nodeClass, [...(out.get(needs.nodeClass) ?? []), port]);
     }
   }
   return out;
