@@ -229,6 +229,17 @@ describe("the platform layer", () => {
     expect(fs.existsSync(res.outdir)).toBe(false);
   });
 
+  test("the infra stack outputs a wg-quick configuration per admin peer, routing the site's range, with a placeholder for the private key", () => {
+    const app = Testing.app();
+    const json = JSON.parse(Testing.synth(buildDeployment(app, defaultDeployment()).get("primary")!.infra));
+    const alice = json.output.wireguard_alice;
+    expect(alice.sensitive).toBeUndefined();
+    expect(alice.value).toContain("PrivateKey = REPLACE_WITH_YOUR_PRIVATE_KEY\nAddress = 10.210.0.10/32");
+    expect(alice.value).toContain("AllowedIPs = 10.10.0.0/16, 10.210.0.0/24");
+    expect(alice.value).toMatch(/Endpoint = \$\{openstack_networking_floatingip_v2\.[\w-]+\.address\}:51820/);
+    expect(Object.keys(json.output).filter((o) => o.startsWith("wireguard_"))).toEqual(["wireguard_alice"]);
+  });
+
   test("the VPN gateway forwards the servers' federation traffic to the other site", () => {
     const app = Testing.app();
     const json = JSON.parse(Testing.synth(buildDeployment(app, defaultDeployment()).get("primary")!.infra));

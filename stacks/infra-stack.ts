@@ -192,6 +192,10 @@ export class InfraStack extends TerraformStack {
     new TerraformOutput(this, "ingress_addresses", { value: this.ingress.vms.map((v) => v.publicIp as string), description: "Public addresses of the ingress VMs: where the public DNS names point" });
     new TerraformOutput(this, "vpn_endpoint", { value: `${this.vpn.publicIp}:${this.vpn.port}`, description: "WireGuard endpoint for the admins' peers" });
     new TerraformOutput(this, "vpn_public_key", { value: this.vpn.publicKey, description: "WireGuard public key of the gateway" });
+    // The site's own range: the other site's servers accept operators only from their own VPN.
+    for (const [name, config] of Object.entries(this.vpn.clientConfigs([site.siteRange]))) {
+      new TerraformOutput(this, `wireguard_${name}`, { value: config, description: `wg-quick configuration for admin peer ${name}: put your private key in place of ${VpnGateway.PRIVATE_KEY_PLACEHOLDER}` });
+    }
     new TerraformOutput(this, "consul_servers", { value: this.consulAddresses, description: "Consul HTTPS API of the servers (through the VPN)" });
     new TerraformOutput(this, "nomad_servers", { value: this.nomadAddresses, description: "Nomad HTTPS API of the servers (through the VPN)" });
     new TerraformOutput(this, "ca_certificate", { value: this.cluster.ca.certPem, description: "CA certificate of the cluster's TLS (public)" });

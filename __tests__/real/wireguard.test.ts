@@ -44,6 +44,8 @@ let primarySite: SiteConfig;
 let backupSite: SiteConfig;
 let primary: Side;
 let backup: Side;
+/** The primary gateway's wg-quick configurations for its admin peers (the infra stack's outputs). */
+let adminConfigs: Record<string, string> = {};
 let intruder: Side;
 const namespaces: string[] = [];
 const started: Side[] = [];
@@ -184,6 +186,7 @@ beforeAll(async () => {
   const stacks = buildDeployment(Testing.app(), deployment);
   const sites = new Map(deployment.sites.map((s) => [s.name, s]));
   primarySite = sites.get("primary") as SiteConfig;
+  adminConfigs = stacks.get("primary")?.infra.vpn.clientConfigs([primarySite.siteRange]) ?? {};
   backupSite = sites.get("backup") as SiteConfig;
   const wg1 = (site: string): WireGuardInterface => {
     const ifaces = stacks.get(site)?.infra.vpn.interfaces;
@@ -273,6 +276,23 @@ describe("the construct's site-to-site interfaces", () => {
     expect(primarySite.initiatesTunnel).toBe(false);
     expect(primary.fromConstruct?.peers[0].endpoint).toBeUndefined();
     expect(backup.fromConstruct?.peers[0].endpoint).toMatch(new RegExp(`^${TOKEN.source}:${primary.fromConstruct?.listenPort}$`));
+  });
+
+  test("an admin peer's configuration (an output of the infra stack) is a wg-quick file: once its private key is put in, it dials the gateway for the site's ranges", () => {
+    expect(Object.keys(adminConfigs)).toEqual(primarySite.vpn.peers.map((p) => p.name));
+    const alice = primarySite.vpn.peers[0];
+    const keys = wgKeyPair();
+    const filled = adminConfigs[alice.name].replace(VpnGateway.PRIVATE_KEY_PLACEHOLDER, keys.privateKey).replace(TOKEN, primary.underlay);
+    const file = writeFile(work, "wgadmin0.conf", filled, 0o600);
+    const stripped = entries(runOk("wg-quick", ["strip", file]).stdout);
+    expect(entries(filled).get("Address")).toBe(`${alice.address}/32`);
+    expect(Object.fromEntries(stripped)).toEqual({
+      PrivateKey: keys.privateKey,
+      PublicKey: primarySite.vpn.publicKey,
+      AllowedIPs: [primarySite.siteRange, primarySite.vpn.range].join(", "),
+      Endpoint: `${primary.underlay}:${primarySite.vpn.port}`,
+      PersistentKeepalive: "25",
+    });
   });
 
   test("wg-quick strip keeps what wg setconf reads and drops Address", () => {

@@ -1,7 +1,7 @@
 import { TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { registerTokenSize } from "../../cloud-init/cloud-config";
-import { WireGuardInterface, WireGuardPeer } from "../../cloud-init/wireguard";
+import { renderWireGuard, WireGuardInterface, WireGuardPeer } from "../../cloud-init/wireguard";
 import { EdgeVm, EdgeVmProps } from "./roles";
 import { Connections, IConnectable, Peer, Port, SecurityGroup } from "./security";
 import { Vm } from "./vm";
@@ -63,6 +63,9 @@ export class VpnGateway extends Construct implements IConnectable {
   readonly port: number;
   readonly publicIp: string;
   readonly publicKey: string;
+  /** The admins' tunnel range. */
+  readonly vpnRange: string;
+  readonly adminPeers: readonly AdminPeer[];
   readonly privateKeyVariable: TerraformVariable;
   /** The rendered interfaces (tokens for the private key), for tests and the real tier. */
   readonly interfaces: Readonly<Record<string, WireGuardInterface>>;
@@ -71,6 +74,8 @@ export class VpnGateway extends Construct implements IConnectable {
     super(scope, id);
     this.port = props.port ?? VpnGateway.DEFAULT_PORT;
     this.publicKey = props.publicKey;
+    this.vpnRange = props.vpnRange;
+    this.adminPeers = props.adminPeers;
     this.privateKeyVariable = new TerraformVariable(this, "private-key", {
       type: "string",
       sensitive: true,
@@ -112,6 +117,28 @@ export class VpnGateway extends Construct implements IConnectable {
     this.publicIp = this.vm.publicIp as string;
     routed.forEach((range, i) => props.network.addRoute(i === 0 ? "vpn-admins" : `vpn-site-${i}`, range, this.vm.privateIp));
   }
+
+  /**
+   * A ready wg-quick configuration for each admin peer, by peer name: its tunnel address, the
+   * gateway as its only peer, routes for `ranges` (the site's ranges) and the VPN range. The
+   * private key is a placeholder the operator fills: it never leaves the operator's machine.
+   */
+  clientConfigs(ranges: readonly string[]): Record<string, string> {
+    const prefix = this.vpnRange;
+    return Object.fromEntries(
+      this.adminPeers.map((p) => [
+        p.name,
+        renderWireGuard({
+          privateKey: VpnGateway.PRIVATE_KEY_PLACEHOLDER,
+          address: `${p.address}/32`,
+          peers: [{ name: "gateway", publicKey: this.publicKey, allowedIps: [...ranges, prefix], endpoint: `${this.publicIp}:${this.port}`, persistentKeepalive: VpnGateway.KEEPALIVE_SECONDS }],
+        }),
+      ]),
+    );
+  }
+
+  /** What an admin peer's configuration holds instead of its private key. */
+  static readonly PRIVATE_KEY_PLACEHOLDER = "REPLACE_WITH_YOUR_PRIVATE_KEY";
 
   /** host:port of the site-to-site listener. */
   get siteEndpoint(): string {
