@@ -9,7 +9,7 @@ import { ServiceProtocol } from "../constructs/consul/mesh";
 import { buildDeployment } from "../stacks/deployment";
 import { InfraStack } from "../stacks/infra-stack";
 import { PlatformStack } from "../stacks/platform-stack";
-import { collectErrors, failureLines, SynthError } from "../stacks/synth";
+import { collectErrors, failureLines, summaryLines, SynthError } from "../stacks/synth";
 import { ProblemsError } from "../constructs/problems";
 import { DeploymentConfigError } from "../config/deployment";
 import { parseDeployment } from "../config/deployment";
@@ -57,6 +57,16 @@ describe("main.ts", () => {
     expect(readStacks(b.outdir)).toEqual(sa);
     fs.rmSync(a.outdir, { recursive: true, force: true });
     fs.rmSync(b.outdir, { recursive: true, force: true });
+  });
+
+  test("GIVEN a synth THEN the summary says where each stack is and what it holds: resources by kind, VMs, jobs", () => {
+    const res = synthMain({});
+    expect(res.status).toBe(0);
+    const lines = summaryLines(res.outdir);
+    expect(lines).toHaveLength(4);
+    expect(lines.find((l) => l.startsWith("primary-infra: "))).toMatch(/^primary-infra: .*stacks\/primary-infra\/cdk\.tf\.json: \d+ resources, 12 VMs, 0 jobs \(45 openstack_networking_secgroup_rule_v2, .*12 openstack_compute_instance_v2/);
+    expect(lines.find((l) => l.startsWith("primary-platform: "))).toMatch(/: \d+ resources, 0 VMs, 30 jobs \(.*30 nomad_job/);
+    fs.rmSync(res.outdir, { recursive: true, force: true });
   });
 
   test("fails on bad input with one line per problem, writing nothing", () => {

@@ -89,3 +89,21 @@ export function failureLines(err: unknown, debug = false): string[] {
     ...(debug && e.stack ? [e.stack] : []),
   ];
 }
+
+/**
+ * What synth wrote, one line per stack: where, how many resources and of which kinds, and the
+ * VMs and jobs among them (what a reviewer looks for first).
+ */
+export function summaryLines(outdir: string): string[] {
+  const stacksDir = path.join(outdir, "stacks");
+  const manifest = JSON.parse(fs.readFileSync(path.join(outdir, "manifest.json"), "utf8")) as { stacks: Record<string, { synthesizedStackPath: string }> };
+  return Object.entries(manifest.stacks).map(([name, s]) => {
+    const file = path.join(outdir, s.synthesizedStackPath);
+    const json = JSON.parse(fs.readFileSync(file, "utf8")) as { resource?: Record<string, Record<string, unknown>> };
+    const kinds = Object.entries(json.resource ?? {}).map(([type, byName]) => [type, Object.keys(byName).length] as const).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    const total = kinds.reduce((n, [, c]) => n + c, 0);
+    const count = (type: string) => kinds.find(([t]) => t === type)?.[1] ?? 0;
+    const where = path.relative(process.cwd(), path.join(stacksDir, name, "cdk.tf.json"));
+    return `${name}: ${where}: ${total} resources, ${count("openstack_compute_instance_v2")} VMs, ${count("nomad_job")} jobs (${kinds.map(([t, c]) => `${c} ${t}`).join(", ")})`;
+  });
+}
