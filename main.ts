@@ -1,6 +1,7 @@
 /**
  * Synthesizes every site of the deployment: `<site>-infra` and `<site>-platform` per site.
- * The deployment file is `config/deployment.yaml`, or the one DEPLOYMENT_CONFIG names.
+ * The deployment file is the one cdktf.json's context names (deploymentConfig), DEPLOYMENT_CONFIG
+ * overriding it, else config/deployment.yaml (config/deployment.ts, defaultConfigPath).
  */
 import { Aspects } from "cdktf";
 import { loadDeployment } from "./config/deployment";

@@ -1,4 +1,7 @@
-import { DeploymentConfigError, parseDeployment } from "../config/deployment";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { defaultConfigPath, DeploymentConfigError, parseDeployment } from "../config/deployment";
 import { DEFAULT_CONFIG_TEXT, defaultDeployment, editedYaml } from "./helpers";
 
 /** Parses an edited default deployment and returns the problem lines (fails the test if none). */
@@ -246,5 +249,27 @@ describe("deployment config: the platform section", () => {
     const lines = problems((d) => (d.sites[0].platform.apps = [{ name: "hello", image: "nginx", version: "1", memoryMb: 64, port: 80, public: "Hello World" }])).join("\n");
     expect(lines).toMatch(/platform\.apps\[0\]\.cpuMhz: got nothing, expected a value \(number\); this field is required/);
     expect(lines).toMatch(/platform\.apps\[0\]\.public: got "Hello World", expected a host name label, e.g. api/);
+  });
+});
+
+describe("which deployment file", () => {
+  const withEnv = (value: string | undefined, f: () => void) => {
+    const before = process.env.DEPLOYMENT_CONFIG;
+    if (value === undefined) delete process.env.DEPLOYMENT_CONFIG;
+    else process.env.DEPLOYMENT_CONFIG = value;
+    try {
+      f();
+    } finally {
+      if (before === undefined) delete process.env.DEPLOYMENT_CONFIG;
+      else process.env.DEPLOYMENT_CONFIG = before;
+    }
+  };
+  test("the working copy's cdktf.json chooses it once; DEPLOYMENT_CONFIG overrides it for one command; else config/deployment.yaml", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wc-"));
+    withEnv(undefined, () => expect(defaultConfigPath(dir)).toBe("config/deployment.yaml"));
+    fs.writeFileSync(path.join(dir, "cdktf.json"), JSON.stringify({ app: "x", context: { deploymentConfig: "config/examples/lab.yaml" } }));
+    withEnv(undefined, () => expect(defaultConfigPath(dir)).toBe("config/examples/lab.yaml"));
+    withEnv("other.yaml", () => expect(defaultConfigPath(dir)).toBe("other.yaml"));
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

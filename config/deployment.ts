@@ -106,8 +106,24 @@ export const FIRST_FIXED_HOST = 10;
 /** Allowed Consul/Nomad server counts: odd, for a quorum that survives failures. */
 export const SERVER_COUNTS = [3, 5, 7] as const;
 
-export function defaultConfigPath(): string {
-  return process.env.DEPLOYMENT_CONFIG ?? "config/deployment.yaml";
+/** The deployment file when nothing names another. */
+export const DEFAULT_DEPLOYMENT_FILE = "config/deployment.yaml";
+
+/**
+ * The deployment file, chosen once per working copy: `DEPLOYMENT_CONFIG` when set (an override
+ * for one command), else the `deploymentConfig` context of the working copy's cdktf.json (so that
+ * synth, diff and deploy always read the same file), else config/deployment.yaml.
+ */
+export function defaultConfigPath(cwd: string = process.cwd()): string {
+  if (process.env.DEPLOYMENT_CONFIG) return process.env.DEPLOYMENT_CONFIG;
+  try {
+    const cdktf = JSON.parse(fs.readFileSync(`${cwd}/cdktf.json`, "utf8")) as { context?: { deploymentConfig?: unknown } };
+    const chosen = cdktf.context?.deploymentConfig;
+    if (typeof chosen === "string" && chosen.length > 0) return chosen;
+  } catch {
+    /* no cdktf.json here, or not JSON: the default */
+  }
+  return DEFAULT_DEPLOYMENT_FILE;
 }
 
 /**
