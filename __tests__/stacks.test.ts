@@ -177,6 +177,47 @@ describe("cdktf synth, as a user runs it", () => {
   }, 600_000);
 });
 
+describe("the state backend, from the deployment file", () => {
+  const synthWith = (backend: Record<string, unknown>) => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "backend-"));
+    const app = new App({ outdir });
+    buildDeployment(app, parseDeployment(editedYaml((d) => (d.backend = backend))));
+    app.synth();
+    const read = (stack: string) => JSON.parse(fs.readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8"));
+    return { read, done: () => fs.rmSync(outdir, { recursive: true, force: true }) };
+  };
+
+  test("GIVEN an S3-compatible bucket THEN every stack keeps its state at <keyPrefix><stack>.tfstate, and the platform stack reads the infra outputs from there, with no credential written", () => {
+    const { read, done } = synthWith({ type: "s3", bucket: "fleet-tfstate", keyPrefix: "fleet/", region: "RegionOne", endpoint: "https://object.example.org" });
+    const platform = read("backup-platform");
+    expect(platform.terraform.backend.s3).toMatchObject({ bucket: "fleet-tfstate", key: "fleet/backup-platform.tfstate", region: "RegionOne", encrypt: true, endpoints: { s3: "https://object.example.org" }, use_path_style: true });
+    expect(platform.data.terraform_remote_state["cross-stack-reference-input-primary-infra"]).toMatchObject({ backend: "s3", config: { bucket: "fleet-tfstate", key: "fleet/primary-infra.tfstate" } });
+    expect(JSON.stringify(platform.terraform.backend)).not.toMatch(/access_key|secret_key|token|password/);
+    done();
+  });
+
+  test("GIVEN an http state server THEN each stack's state is at <address><stack>, locked there too", () => {
+    const { read, done } = synthWith({ type: "http", address: "https://state.example.org/fleet/" });
+    expect(read("primary-infra").terraform.backend.http).toEqual({ address: "https://state.example.org/fleet/primary-infra", lock_address: "https://state.example.org/fleet/primary-infra", unlock_address: "https://state.example.org/fleet/primary-infra" });
+    expect(read("primary-platform").data.terraform_remote_state["cross-stack-reference-input-primary-infra"]).toMatchObject({ backend: "http", config: { address: "https://state.example.org/fleet/primary-infra" } });
+    done();
+  });
+
+  test("fails on a backend it does not know, a bad bucket name or an address without its trailing /", () => {
+    const lines = (backend: Record<string, unknown>) => {
+      try {
+        parseDeployment(editedYaml((d) => (d.backend = backend)), "d.yaml");
+      } catch (e) {
+        return (e as Error).message.split("\n");
+      }
+      throw new Error("expected a refusal");
+    };
+    expect(lines({ type: "consul" })).toEqual([expect.stringMatching(/^d\.yaml: backend\.type: got .*"consul".*, expected a backend type: local, s3 or http$/)]);
+    expect(lines({ type: "s3", bucket: "Bad_Bucket", region: "r" })).toEqual([expect.stringMatching(/^d\.yaml: backend\.bucket: got "Bad_Bucket", expected an S3 bucket name/)]);
+    expect(lines({ type: "http", address: "https://state.example.org/fleet" })).toEqual([expect.stringMatching(/^d\.yaml: backend\.address: got "https:\/\/state\.example\.org\/fleet", expected an http\(s\) URL ending with \//)]);
+  });
+});
+
 describe("secrets", () => {
   test("GIVEN the synthesized JSON THEN no private key, token or gossip key appears in plain text", () => {
     const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), "secrets-")) });

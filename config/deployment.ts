@@ -9,7 +9,7 @@ import * as ipaddr from "ipaddr.js";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { contains, hostAt, overlaps, size } from "./net";
-import { PlatformInput, ROLES, Role, SiteInput, TIERS, Tier, deploymentSchema } from "./schema";
+import { BackendInput, PlatformInput, ROLES, Role, SiteInput, TIERS, Tier, deploymentSchema } from "./schema";
 
 export { ROLES, TIERS, overlaps };
 export type { Role, Tier };
@@ -96,6 +96,8 @@ export interface SiteConfig {
 export interface DeploymentConfig {
   readonly project: string;
   readonly adminUser: string;
+  /** Where Terraform keeps each stack's state. @default { type: "local" } */
+  readonly backend?: BackendInput;
   readonly sites: readonly SiteConfig[];
 }
 
@@ -157,7 +159,7 @@ export function parseDeployment(text: string, file = "deployment.yaml", checks: 
   crossSiteChecks(parsed.data.sites, sites, problems);
   if (problems.length === 0) for (const check of checks) problems.push(...check(sites));
   if (problems.length > 0) throw new DeploymentConfigError(file, problems);
-  return { project: parsed.data.project, adminUser: parsed.data.adminUser, sites };
+  return { project: parsed.data.project, adminUser: parsed.data.adminUser, backend: parsed.data.backend, sites };
 }
 
 function pathOf(path: readonly PropertyKey[]): string {

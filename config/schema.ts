@@ -173,11 +173,38 @@ export const siteSchema = z.strictObject({
 });
 export type SiteInput = z.infer<typeof siteSchema>;
 
+/**
+ * Where Terraform keeps each stack's state. Credentials never go here: Terraform's backends read
+ * them from the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for s3, TF_HTTP_USERNAME /
+ * TF_HTTP_PASSWORD for http).
+ */
+const backendSchema = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("local") }),
+  z.strictObject({
+    type: z.literal("s3"),
+    /** The bucket; each stack's state is `<keyPrefix><stack>.tfstate`. */
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "an S3 bucket name (3-63 lower-case letters, digits, '.', '-')" }),
+    /** @default "" */
+    keyPrefix: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, { message: "a key prefix ending with /, e.g. fleet/" }).default(""),
+    region: z.string().min(1),
+    /** An S3-compatible endpoint (OpenStack Swift's S3 API, Ceph RGW, MinIO). @default - AWS S3 */
+    endpoint: url.optional(),
+  }),
+  z.strictObject({
+    type: z.literal("http"),
+    /** Base URL; each stack's state is at `<address><stack>` (GitLab, a state server). */
+    address: z.string().regex(/^https?:\/\/[^\s/]+(\/\S*)?\/$/, { message: "an http(s) URL ending with /, e.g. https://state.example.org/fleet/" }),
+  }),
+], { message: "a backend type: local, s3 or http" });
+export type BackendInput = z.infer<typeof backendSchema>;
+
 export const deploymentSchema = z.strictObject({
   /** Prefix of every resource name, so that several deployments can share a project. */
   project: name("project"),
   /** Admin user created on every VM. @default "ops" */
   adminUser: name("user").default("ops"),
+  /** Where Terraform keeps the state. @default { type: local }: terraform.<stack>.tfstate beside the project */
+  backend: backendSchema.default({ type: "local" }),
   sites: z.array(siteSchema).min(1, { message: "at least one site" }),
 });
 export type DeploymentInput = z.infer<typeof deploymentSchema>;

@@ -1,6 +1,7 @@
-import { LocalBackend, TerraformStack } from "cdktf";
+import { HttpBackend, LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { DeploymentConfig, SiteConfig } from "../config/deployment";
+import { BackendInput } from "../config/schema";
 import { InfraStack } from "./infra-stack";
 import { PlatformStack } from "./platform-stack";
 import { siteWorkloads } from "./site-workloads";
@@ -48,17 +49,46 @@ export function buildDeployment(scope: Construct, deployment: DeploymentConfig):
     const infra = new InfraStack(scope, `${site.name}-infra`, { deployment, site, workloads, ...(peerSite ? { peerSite } : {}), ...(peerStack ? { peerStack } : {}) });
     const platform = new PlatformStack(scope, `${site.name}-platform`, { deployment, site, infra, workloads, globalObjectsFor, ...(peerSite ? { failoverDatacenter: peerSite.datacenter } : {}) });
     reportProblems(platform, problemsOf.get(site.name) ?? []);
-    useLocalState(infra);
-    useLocalState(platform);
+    useBackend(infra, deployment.backend);
+    useBackend(platform, deployment.backend);
     stacks.set(site.name, { infra, platform });
   }
   return stacks;
 }
 
 /**
+ * Where a stack keeps its state, from the deployment file. The platform stack's references to the
+ * infra stack's outputs read it back from the same backend (cdktf writes the remote state data
+ * source from the referenced stack's backend). No credential is written: the backends read them
+ * from the environment. The state holds the cluster's secrets: see README, Secrets.
+ */
+export function useBackend(stack: TerraformStack, backend: BackendInput = { type: "local" }): void {
+  const name = stack.node.id;
+  switch (backend.type) {
+    case "local":
+      useLocalState(stack);
+      return;
+    case "s3":
+      new S3Backend(stack, {
+        bucket: backend.bucket,
+        key: `${backend.keyPrefix}${name}.tfstate`,
+        region: backend.region,
+        encrypt: true,
+        ...(backend.endpoint
+          ? { endpoints: { s3: backend.endpoint }, usePathStyle: true, skipCredentialsValidation: true, skipRegionValidation: true, skipRequestingAccountId: true, skipS3Checksum: true }
+          : {}),
+      });
+      return;
+    case "http":
+      new HttpBackend(stack, { address: `${backend.address}${name}`, lockAddress: `${backend.address}${name}`, unlockAddress: `${backend.address}${name}` });
+      return;
+  }
+}
+
+/**
  * State in the project folder, `terraform.<stack>.tfstate`, by a path relative to the stack's
  * working folder (cdktf.out/stacks/<stack>), so that the synthesized JSON does not depend on
- * where the project is checked out. The state holds the cluster's secrets: see README, Secrets.
+ * where the project is checked out.
  */
 export function useLocalState(stack: TerraformStack): void {
   new LocalBackend(stack, { path: `../../../terraform.${stack.node.id}.tfstate` });

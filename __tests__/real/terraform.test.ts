@@ -2,10 +2,11 @@
  * Real tier: every stack synthesized by main.ts passes `terraform init` (from the toolchain's
  * filesystem mirror only) and `terraform validate` with the real providers, none left out.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as http from "node:http";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "real-synth-"));
@@ -85,5 +86,70 @@ describe("terraform validate with the real providers", () => {
     expect(validate.status).not.toBe(0);
     expect(validate.out).toContain("no_such_argument");
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+/** A command run without blocking the event loop (the state server below runs in this process). */
+function runAsync(cmd: string, args: readonly string[], cwd: string, input?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd, env: { ...process.env, TF_IN_AUTOMATION: "1" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+    child.stdin.end(input ?? "");
+  });
+}
+
+describe("the http state backend, against a state server on loopback", () => {
+  test("terraform init of a stack synthesized with backend http reaches the server at <address><stack>, and its state lands there", async () => {
+    // A state server as Terraform's http backend speaks it: GET the state (404: none yet), POST to store, LOCK/UNLOCK.
+    const seen: string[] = [];
+    const states = new Map<string, string>();
+    const server = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        if (req.method === "GET") {
+          const state = states.get((req.url ?? "").split("?")[0]);
+          res.writeHead(state ? 200 : 404).end(state ?? "");
+        } else {
+          // The lock's ID comes as a query parameter.
+          if (req.method === "POST") states.set((req.url ?? "").split("?")[0], Buffer.concat(chunks).toString("utf8"));
+          res.writeHead(200).end();
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "http-backend-"));
+    try {
+      const file = path.join(dir, "deployment.yaml");
+      const text = fs.readFileSync(path.join(ROOT, "config", "deployment.yaml"), "utf8");
+      fs.writeFileSync(file, `backend: { type: http, address: "http://127.0.0.1:${port}/states/" }\n${text}`);
+      const out = path.join(dir, "out");
+      const synth = spawnSync(process.execPath, ["--import", "tsx", "main.ts"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, CDKTF_OUTDIR: out, DEPLOYMENT_CONFIG: file } });
+      expect({ status: synth.status, err: synth.stderr }).toEqual({ status: 0, err: "" });
+      const stack = path.join(out, "stacks", "primary-platform");
+      const init = await runAsync("terraform", ["init", "-input=false", "-no-color"], stack);
+      expect({ status: init.status, out: init.status === 0 ? "" : `${init.stdout}${init.stderr}` }).toEqual({ status: 0, out: "" });
+      expect(init.stdout).toMatch(/Successfully configured the backend "http"/);
+      // Terraform pushes an empty state to the new backend: the stack's own address.
+      const push = await runAsync("terraform", ["state", "push", "-force", "-"], stack, JSON.stringify({ version: 4, terraform_version: "1.6.0", serial: 1, lineage: "00000000-0000-0000-0000-000000000001", outputs: {}, resources: [] }));
+      expect({ status: push.status, out: push.status === 0 ? "" : push.stderr }).toEqual({ status: 0, out: "" });
+      expect([...states.keys()]).toEqual(["/states/primary-platform"]);
+      expect(JSON.parse(states.get("/states/primary-platform") as string)).toMatchObject({ version: 4 });
+      expect(seen.some((r) => r.startsWith("GET /states/primary-platform"))).toBe(true);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
