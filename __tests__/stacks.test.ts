@@ -177,6 +177,18 @@ describe("cdktf synth, as a user runs it", () => {
   }, 600_000);
 });
 
+describe("config/examples/lab.yaml, the smallest useful site", () => {
+  test("GIVEN the example THEN it synthesizes one site: 3 servers, 2 clients, bastion, VPN gateway, ingress, and the shared services", () => {
+    const res = synthMain({ DEPLOYMENT_CONFIG: path.join(ROOT, "config", "examples", "lab.yaml") });
+    expect({ status: res.status, err: res.stderr }).toEqual({ status: 0, err: "" });
+    const lines = summaryLines(res.outdir);
+    expect(lines.map((l) => l.split(":")[0])).toEqual(["lab-infra", "lab-platform"]);
+    expect(lines[0]).toMatch(/: \d+ resources, 8 VMs, 0 jobs/);
+    expect(lines[1]).toMatch(/: \d+ resources, 0 VMs, 7 jobs/);
+    fs.rmSync(res.outdir, { recursive: true, force: true });
+  });
+});
+
 describe("the state backend, from the deployment file", () => {
   const synthWith = (backend: Record<string, unknown>) => {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "backend-"));

@@ -58,6 +58,19 @@ describe("terraform validate with the real providers", () => {
     expect(validated).toEqual(stacks);
   });
 
+  test("the example lab.yaml's two stacks validate too", () => {
+    const labOut = fs.mkdtempSync(path.join(os.tmpdir(), "real-lab-"));
+    const synth = spawnSync(process.execPath, ["--import", "tsx", "main.ts"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, CDKTF_OUTDIR: labOut, DEPLOYMENT_CONFIG: path.join(ROOT, "config", "examples", "lab.yaml") } });
+    expect({ status: synth.status, err: synth.stderr }).toEqual({ status: 0, err: "" });
+    for (const stack of ["lab-infra", "lab-platform"]) {
+      const dir = path.join(labOut, "stacks", stack);
+      expect({ stack, init: run("terraform", ["init", "-input=false", "-no-color", "-backend=false"], dir).status }).toEqual({ stack, init: 0 });
+      const result = JSON.parse(run("terraform", ["validate", "-no-color", "-json"], dir).stdout) as { valid: boolean; diagnostics: unknown[] };
+      expect({ stack, valid: result.valid, diagnostics: result.diagnostics }).toEqual({ stack, valid: true, diagnostics: [] });
+    }
+    fs.rmSync(labOut, { recursive: true, force: true });
+  });
+
   test("a platform stack with a wrong argument of a nomad and a consul resource fails validation", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "broken-platform-"));
     const good = JSON.parse(fs.readFileSync(path.join(outdir, "stacks", "primary-platform", "cdk.tf.json"), "utf8"));
