@@ -107,6 +107,14 @@ describe("main.ts", () => {
       });
     }
 
+    test("fails on two apps with one name, naming the second", () => {
+      const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bad-")), "deployment.yaml");
+      fs.writeFileSync(bad, editedYaml((d) => (d.sites[0].platform.apps = [hello, { ...hello, public: undefined }])));
+      const res = synthMain({ DEPLOYMENT_CONFIG: bad });
+      expect({ status: res.status, lines: res.stderr.trim().split("\n") }).toEqual({ status: 1, lines: [expect.stringMatching(/: sites\[0\]\.platform\.apps\[1\]\.name: got "hello", expected a name used by one app only$/)] });
+      expect(fs.existsSync(res.outdir)).toBe(false);
+    });
+
     test("fails on all of them at once, one line each", () => {
       const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bad-")), "deployment.yaml");
       fs.writeFileSync(bad, editedYaml((d) => cases.forEach(([, edit]) => {
@@ -226,6 +234,7 @@ describe("the state backend, from the deployment file", () => {
     };
     expect(lines({ type: "consul" })).toEqual([expect.stringMatching(/^d\.yaml: backend\.type: got .*"consul".*, expected a backend type: local, s3 or http$/)]);
     expect(lines({ type: "s3", bucket: "Bad_Bucket", region: "r" })).toEqual([expect.stringMatching(/^d\.yaml: backend\.bucket: got "Bad_Bucket", expected an S3 bucket name/)]);
+    expect(lines({ type: "s3", bucket: "fleet-tfstate", region: "r", keyPrefix: "fleet" })).toEqual([expect.stringMatching(/^d\.yaml: backend\.keyPrefix: got "fleet", expected a key prefix ending with \/, e\.g\. fleet\/$/)]);
     expect(lines({ type: "http", address: "https://state.example.org/fleet" })).toEqual([expect.stringMatching(/^d\.yaml: backend\.address: got "https:\/\/state\.example\.org\/fleet", expected an http\(s\) URL ending with \//)]);
   });
 });

@@ -4,7 +4,7 @@ import { AppSettings, FailoverQuery, ServiceIntentions, ServiceProtocol } from "
 import { capacityProblems } from "../constructs/workloads/capacity";
 import { planHostVolumes, hostPortsByNodeClass } from "../constructs/workloads/hosts";
 import { Platform } from "../constructs/workloads/platform";
-import { WorkloadKind, WorkloadSpec, validateWorkloads } from "../constructs/workloads/spec";
+import { dependencyOn, WorkloadKind, WorkloadSpec, validateWorkloads } from "../constructs/workloads/spec";
 import { workloadJob, workloadRules } from "../constructs/workloads/workload";
 import { collectErrors } from "../stacks/synth";
 
@@ -148,6 +148,19 @@ describe("Platform", () => {
       expect.stringMatching(/^p\/platform: datacenter dc1: workload "broken": depends on "nowhere"/),
     ]));
     expect(errors.filter((e) => e.includes("\n"))).toEqual([]);
+  });
+});
+
+describe("dependencyOn", () => {
+  test("reaches a workload on its own port, or the one given", () => {
+    expect([dependencyOn(api), dependencyOn(api, { localPort: 9100, datacenter: "backup" })]).toEqual([
+      { service: api.name, localPort: api.port!.containerPort },
+      { service: api.name, localPort: 9100, datacenter: "backup" },
+    ]);
+  });
+  test("fails on a workload with no port of its own and no localPort, naming both", () => {
+    const { port: _none, ...portless } = api; // eslint-disable-line @typescript-eslint/no-unused-vars
+    expect(() => dependencyOn(portless)).toThrow(/^dependency on api: localPort: received nothing; expected a port, since api declares none of its own$/);
   });
 });
 
