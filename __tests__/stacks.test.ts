@@ -9,7 +9,7 @@ import { ServiceProtocol } from "../constructs/consul/mesh";
 import { buildDeployment } from "../stacks/deployment";
 import { InfraStack } from "../stacks/infra-stack";
 import { PlatformStack } from "../stacks/platform-stack";
-import { collectErrors, failureLines, summaryLines, SynthError } from "../stacks/synth";
+import { collectErrors, failureLines, summaryLines } from "../stacks/synth";
 import { ProblemsError } from "../constructs/problems";
 import { DeploymentConfigError } from "../config/deployment";
 import { parseDeployment } from "../config/deployment";
@@ -139,7 +139,7 @@ describe("main.ts", () => {
   test("no error escapes main.ts as a stack trace: every kind prints as lines without one", () => {
     const errors: unknown[] = [
       new DeploymentConfigError("d.yaml", [{ path: "sites[0].name", value: "X", expected: "a site name" }]),
-      new SynthError(["primary-platform: a problem", "backup-platform: another"]),
+      new ProblemsError(["primary-platform: a problem", "backup-platform: another"]),
       new ProblemsError(["job \"x\": count: received -1; expected an integer >= 0"]),
       new TypeError("Cannot read properties of undefined (reading 'x')\n    at somewhere (file.ts:1:1)"),
       "a thrown string",

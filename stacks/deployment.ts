@@ -40,10 +40,11 @@ export function buildDeployment(scope: Construct, deployment: DeploymentConfig):
   const primaryOf = (site: SiteConfig): SiteConfig | undefined => (site.initiatesTunnel && site.peerSite ? byName.get(site.peerSite) : undefined);
   for (const site of ordered) {
     const peerSite: SiteConfig | undefined = site.peerSite ? byName.get(site.peerSite) : undefined;
-    const peerStack = site.initiatesTunnel && peerSite ? stacks.get(peerSite.name)?.infra : undefined;
+    const primary = primaryOf(site);
+    const peerStack = primary ? stacks.get(primary.name)?.infra : undefined;
     const workloads = workloadsOf.get(site.name) ?? [];
     // The federation's global objects belong to its primary site's stack (PlatformStackProps).
-    const globalObjectsFor = primaryOf(site)
+    const globalObjectsFor = primary
       ? []
       : [site, ...deployment.sites.filter((s) => primaryOf(s) === site)].map((s) => ({ datacenter: s.datacenter, workloads: workloadsOf.get(s.name) ?? [] }));
     const infra = new InfraStack(scope, `${site.name}-infra`, { deployment, site, workloads, ...(peerSite ? { peerSite } : {}), ...(peerStack ? { peerStack } : {}) });

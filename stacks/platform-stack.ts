@@ -162,7 +162,10 @@ export class PlatformStack extends TerraformStack {
           // One secret per owner and key: a database and its backup job share it, two databases do not.
           const owner = (scope.node.tryFindChild(source.owner) as Construct | undefined) ?? new Construct(scope, source.owner);
           const found = owner.node.tryFindChild(key) as Password | undefined;
-          return (found ?? new Password(owner, key, { length: 32, special: false })).result;
+          if (found) return found.result;
+          const password = new Password(owner, key, { length: 32, special: false });
+          carryOver(password, `random_password.${source.owner}/${key}`);
+          return password.result;
         }
       }
     };
@@ -186,10 +189,6 @@ export class PlatformStack extends TerraformStack {
       const entries = (w.kvSecrets ?? []).map((e) => ({ path: e.path, value: value(e.key, e.source), delete: true }));
       const keys = new Keys(kv as Construct, w.name, { key: entries });
       carryOver(keys, `consul_keys.${w.name}`);
-      for (const e of w.kvSecrets ?? []) {
-        const password = e.source.kind === "generated" ? (scope.node.tryFindChild(e.source.owner)?.node.tryFindChild(e.key) as Password | undefined) : undefined;
-        if (password && e.source.kind === "generated") carryOver(password, `random_password.${e.source.owner}/${e.key}`);
-      }
     }
   }
 

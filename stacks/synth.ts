@@ -41,16 +41,9 @@ function keepTerraformWorkingState(final: string, staging: string): void {
   }
 }
 
-export class SynthError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join("\n"));
-    this.name = "SynthError";
-  }
-}
-
 /**
  * Builds the app with `build`, synthesizes it, and moves the result to `outdir`
- * (`CDKTF_OUTDIR` or cdktf.out). Throws SynthError, writing nothing, on error annotations.
+ * (`CDKTF_OUTDIR` or cdktf.out). Throws a ProblemsError, writing nothing, on error annotations.
  */
 export function synthesizeAtomically(build: (app: App) => void, outdir = process.env.CDKTF_OUTDIR ?? "cdktf.out"): App {
   const final = path.resolve(outdir);
@@ -63,7 +56,7 @@ export function synthesizeAtomically(build: (app: App) => void, outdir = process
     build(app);
     app.synth();
     const errors = collectErrors(app);
-    if (errors.length > 0) throw new SynthError(errors);
+    if (errors.length > 0) throw new ProblemsError(errors);
     keepTerraformWorkingState(final, staging);
     const old = `${final}.old-${process.pid}`;
     if (fs.existsSync(final)) fs.renameSync(final, old);
@@ -81,7 +74,7 @@ export function synthesizeAtomically(build: (app: App) => void, outdir = process
  * defect of the library, said in one line (its stack trace only with `debug`).
  */
 export function failureLines(err: unknown, debug = false): string[] {
-  if (err instanceof SynthError || err instanceof ProblemsError) return [...err.problems];
+  if (err instanceof ProblemsError) return [...err.problems];
   if (err instanceof DeploymentConfigError) return err.message.split("\n");
   const e = err instanceof Error ? err : new Error(String(err));
   return [

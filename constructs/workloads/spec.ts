@@ -242,7 +242,7 @@ export const CLUSTER_CA_SECRET: SecretRef = { path: SHARED_VARIABLE_PATH, key: C
 
 /** A file holding the CA `caPem` names: the shared variable's (with its secret declared) or a PEM given as is. */
 export function caFileSecrets(caPem: string): readonly SecretRef[] {
-  return caPem === CLUSTER_CA_TEMPLATE || caPem === `${CLUSTER_CA_TEMPLATE}\n` ? [CLUSTER_CA_SECRET] : [];
+  return caPem === CLUSTER_CA_TEMPLATE ? [CLUSTER_CA_SECRET] : [];
 }
 
 /** `nodeClass` of a system workload that runs on every client, whatever its class (e.g. the log collector). */
