@@ -157,7 +157,7 @@ describe("deployment config", () => {
 
   test("fails on an empty SSH key list", () => {
     expect(problems((d) => (d.sites[0].admins.sshKeys = []))).toContain(
-      "deployment.yaml: sites[0].admins.sshKeys: got [], expected at least one SSH public key (an empty list would lock every admin out)",
+      "deployment.yaml: sites[0].admins.sshKeys: got [], expected at least one SSH public key (an empty list would lock every admin out), e.g. sshKeys: [ ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHb0vT9n1j0mCq0yXU2mN4x2mVtX9Jm5T3bC6s0F0b1Z alice@ops ]",
     );
   });
 
@@ -166,7 +166,7 @@ describe("deployment config", () => {
   });
 
   test("fails on a port out of range", () => {
-    expect(problems((d) => (d.sites[0].vpn.port = 70000))).toContain("deployment.yaml: sites[0].vpn.port: got 70000, expected a port from 1 to 65535");
+    expect(problems((d) => (d.sites[0].vpn.port = 70000))).toContain("deployment.yaml: sites[0].vpn.port: got 70000, expected a port from 1 to 65535, e.g. port: 51820");
   });
 
   test("fails on more VMs than the address plan holds", () => {
@@ -205,15 +205,49 @@ describe("deployment config", () => {
   });
 
   test("fails on a missing required field", () => {
-    expect(problems((d) => delete d.sites[0].region)).toContain("deployment.yaml: sites[0].region: got nothing, expected a value (string); this field is required");
+    expect(problems((d) => delete d.sites[0].region)).toEqual(["deployment.yaml: sites[0].region: got nothing, expected a string, e.g. region: RegionOne; this field is required: OpenStack region of the site's resources"]);
   });
 
-  test("fails on a role without a flavor", () => {
-    expect(
-      problems((d) => {
-        delete d.sites[1].flavors.default;
-      }).join("\n"),
-    ).toMatch(/sites\[1\]\.flavors\.server: got nothing, expected a flavor for role server \(or flavors.default\)/);
+  test("fails on an empty string where a name is expected, with an example", () => {
+    expect(problems((d) => (d.sites[0].region = ""))).toEqual(['deployment.yaml: sites[0].region: got "", expected a non-empty string, e.g. region: RegionOne']);
+  });
+
+  test("fails on a credential-like field anywhere, without echoing its value", () => {
+    const lines = problems((d) => (d.sites[0].password = "hunter2"));
+    expect(lines).toEqual(['deployment.yaml: sites[0].password: got "(not shown)", expected no such field, and no credential in the deployment file (README, Secrets and the Terraform state)']);
+  });
+
+  test("fails on a role without a flavor, once, with an example and why there is no default", () => {
+    expect(problems((d) => delete d.sites[1].flavors.default)).toEqual([
+      "deployment.yaml: sites[1].flavors.server: got nothing, expected a flavor for role server (or flavors.default), e.g. server: m1.medium (openstack flavor list): flavor names differ from cloud to cloud, so there is no default",
+    ]);
+  });
+
+  test("fails on a site without flavors, naming the roles that need one in one line", () => {
+    expect(problems((d) => delete d.sites[1].flavors)).toEqual([
+      "deployment.yaml: sites[1].flavors.default: got nothing, expected a flavor for the roles server, client, bastion, vpn, ingress, which name none of their own, e.g. flavors: { default: m1.medium, client: m1.large } (openstack flavor list): flavor names differ from cloud to cloud, so there is no default",
+    ]);
+  });
+
+  test("GIVEN every role with VMs naming its own flavor THEN flavors may be left out", () => {
+    const d = parseDeployment(
+      editedYaml((doc) => {
+        delete doc.sites[1].flavors;
+        delete doc.sites[1].platform;
+        doc.sites[1].vms = { server: { flavor: "s" }, client: { flavor: "c" }, bastion: { flavor: "b" }, vpn: { flavor: "v" }, ingress: { flavor: "i" } };
+      }),
+    );
+    expect([...d.sites[1].servers, ...d.sites[1].clients, d.sites[1].bastion, d.sites[1].vpnGateway, ...d.sites[1].ingress].map((v) => v.flavor)).toEqual(["s", "s", "s", "c", "c", "c", "b", "v", "i"]);
+  });
+
+  test("fails on a site without image, saying why there is no default", () => {
+    expect(problems((d) => delete d.sites[0].image)).toEqual([expect.stringMatching(/^deployment\.yaml: sites\[0\]\.image: got nothing, expected a string, e\.g\. image: debian-12; this field is required: .*no default, since image names differ from cloud to cloud/)]);
+  });
+
+  test("GIVEN no vms.development THEN the site has no development VM (a default that creates resources is explicit)", () => {
+    const d = parseDeployment(editedYaml((doc) => delete doc.sites[0].vms.development));
+    expect(d.sites[0].development).toEqual([]);
+    expect(defaultDeployment().sites.map((s) => s.development.map((v) => v.name))).toEqual([["dev-fleet", "dev-web"], []]);
   });
 
   test("fails on both count and names disagreeing", () => {
@@ -237,17 +271,67 @@ describe("deployment config: the platform section", () => {
     expect(problems((d) => (d.sites[0].platform.systems = ["fleet", "crm"])).join("\n")).toMatch(/sites\[0\]\.platform\.systems\[1\]: got "crm", expected one of fleet, community, paas, images/);
   });
 
-  test("fails on a client flavor without its size (the capacity check needs it)", () => {
-    expect(problems((d) => delete d.sites[0].platform.flavorSizes["m1.large"]).join("\n")).toMatch(/sites\[0\]\.platform\.flavorSizes: got \["m1.small"\], expected the size of flavor m1.large \(used by client client-1\), for the capacity check/);
+  test("fails on a client flavor without its size, with an example and why (the capacity check needs it)", () => {
+    expect(problems((d) => delete d.sites[0].platform.flavorSizes["m1.large"])).toEqual([
+      'deployment.yaml: sites[0].platform.flavorSizes: got ["m1.small"], expected the size of flavor m1.large (used by client client-1), e.g. flavorSizes: { m1.large: { vcpus: 4, ramMb: 8192 } } (openstack flavor show m1.large): the capacity check at synth compares the jobs\' asks with what the VMs hold',
+    ]);
+  });
+
+  test("fails on a platform without flavorSizes, one line per flavor the clients and the ingress use", () => {
+    expect(problems((d) => delete d.sites[1].platform.flavorSizes)).toEqual([
+      expect.stringMatching(/^deployment\.yaml: sites\[1\]\.platform\.flavorSizes: got \[\], expected the size of flavor m1\.large \(used by client client-1\), e\.g\. /),
+      expect.stringMatching(/^deployment\.yaml: sites\[1\]\.platform\.flavorSizes: got \[\], expected the size of flavor m1\.small \(used by ingress ingress-1\), e\.g\. /),
+    ]);
   });
 
   test("fails on a webhook that is not a URL", () => {
     expect(problems((d) => (d.sites[0].platform.alertWebhook = "alerts")).join("\n")).toMatch(/platform\.alertWebhook: got "alerts", expected an http\(s\) URL/);
   });
 
+  test("GIVEN a site that runs no reference system and routes no alerts THEN it needs neither registry nor alertWebhook", () => {
+    const d = parseDeployment(
+      editedYaml((doc) => {
+        const p = doc.sites[1].platform;
+        p.systems = [];
+        delete p.registry;
+        delete p.alertWebhook;
+      }),
+    );
+    expect(d.sites[1].platform).toMatchObject({ systems: [] });
+    expect(d.sites[1].platform?.registry).toBeUndefined();
+    expect(d.sites[1].platform?.alertWebhook).toBeUndefined();
+  });
+
+  test("fails on reference systems without a registry, saying what pulls from it", () => {
+    expect(problems((d) => delete d.sites[0].platform.registry)).toEqual([
+      "deployment.yaml: sites[0].platform.registry: got nothing, expected an image registry and path, e.g. registry: registry.example.org/platform: the reference systems fleet, community, paas, images run their images from <registry>/<image>:<version>",
+    ]);
+  });
+
+  test("fails on a platform whose clients have no data disk, asking for vms.client.volumeGb by name and saying why", () => {
+    expect(problems((d) => delete d.sites[1].vms.client.volumeGb)).toEqual([
+      "deployment.yaml: sites[1].vms.client.volumeGb: got nothing, expected a data disk size in GB for the clients, e.g. client: { count: 3, volumeGb: 50 }: the site's platform runs Prometheus and Loki (and the reference systems' databases), which keep their data on the clients' data disk",
+    ]);
+  });
+
+  test("GIVEN no platform THEN the clients need no data disk", () => {
+    const d = parseDeployment(
+      editedYaml((doc) => {
+        delete doc.sites[1].platform;
+        delete doc.sites[1].vms.client.volumeGb;
+      }),
+    );
+    expect(d.sites[1].clients[0].volumeGb).toBeUndefined();
+  });
+
+  test("an app runs two instances unless its count says otherwise", () => {
+    const d = parseDeployment(editedYaml((doc) => (doc.sites[0].platform.apps = [{ name: "hello", image: "nginx", version: "1.27.3", cpuMhz: 100, memoryMb: 64, port: 80 }])));
+    expect(d.sites[0].platform?.apps[0].count).toBe(2);
+  });
+
   test("fails on an app without its CPU ask, and on a bad public host label", () => {
     const lines = problems((d) => (d.sites[0].platform.apps = [{ name: "hello", image: "nginx", version: "1", memoryMb: 64, port: 80, public: "Hello World" }])).join("\n");
-    expect(lines).toMatch(/platform\.apps\[0\]\.cpuMhz: got nothing, expected a value \(number\); this field is required/);
+    expect(lines).toMatch(/platform\.apps\[0\]\.cpuMhz: got nothing, expected a number, e\.g\. cpuMhz: 100; this field is required: CPU ask per instance, in MHz$/m);
     expect(lines).toMatch(/platform\.apps\[0\]\.public: got "Hello World", expected a host name label, e.g. api/);
   });
 });

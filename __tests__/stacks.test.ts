@@ -7,6 +7,7 @@ import { PlatformPolicy } from "../constructs/policy/platform-policy";
 import { Platform } from "../constructs/workloads/platform";
 import { ServiceProtocol } from "../constructs/consul/mesh";
 import { buildDeployment } from "../stacks/deployment";
+import { siteWorkloads } from "../stacks/site-workloads";
 import { InfraStack } from "../stacks/infra-stack";
 import { PlatformStack } from "../stacks/platform-stack";
 import { collectErrors, failureLines, summaryLines } from "../stacks/synth";
@@ -223,6 +224,48 @@ describe("the state backend, from the deployment file", () => {
     done();
   });
 
+  test("GIVEN a PostgreSQL database THEN each stack keeps its state in its own schema, the platform stack reads the infra outputs from it, and the connection string is left to PG_CONN_STR", () => {
+    const { read, done } = synthWith({ type: "pg", schemaPrefix: "fleet_" });
+    expect(read("primary-infra").terraform.backend).toEqual({ pg: { schema_name: "fleet_primary_infra" } });
+    const platform = read("backup-platform");
+    expect(platform.terraform.backend).toEqual({ pg: { schema_name: "fleet_backup_platform" } });
+    expect(platform.data.terraform_remote_state["cross-stack-reference-input-primary-infra"]).toEqual({ backend: "pg", config: { schema_name: "fleet_primary_infra" }, workspace: "${terraform.workspace}" });
+    for (const stack of ["primary-infra", "primary-platform", "backup-infra", "backup-platform"]) expect(JSON.stringify(read(stack))).not.toMatch(/conn_str|connStr/);
+    done();
+  });
+
+  test("GIVEN pg with no schemaPrefix THEN the schema is the stack's name, - written _", () => {
+    const { read, done } = synthWith({ type: "pg" });
+    expect(read("primary-platform").terraform.backend).toEqual({ pg: { schema_name: "primary_platform" } });
+    done();
+  });
+
+  test("fails on a pg schema prefix PostgreSQL would not take as is, or too long for a stack's name to fit in 63 bytes", () => {
+    const lines = (backend: Record<string, unknown>) => {
+      try {
+        parseDeployment(editedYaml((d) => (d.backend = backend)), "d.yaml");
+      } catch (e) {
+        return (e as Error).message.split("\n");
+      }
+      throw new Error("expected a refusal");
+    };
+    expect(lines({ type: "pg", schemaPrefix: "Fleet-" })).toEqual(['d.yaml: backend.schemaPrefix: got "Fleet-", expected a PostgreSQL schema name prefix: lower-case letters, digits and _, not starting with a digit, e.g. fleet_']);
+    expect(lines({ type: "pg", schemaPrefix: "a_very_long_prefix_for_pg_" })).toEqual(['d.yaml: backend.schemaPrefix: got "a_very_long_prefix_for_pg_", expected at most 23 characters (PostgreSQL names are at most 63 bytes, and a stack name takes up to 40), e.g. fleet_']);
+  });
+
+  test("fails on a credential in the file (a pg connection string), without echoing it", () => {
+    let message = "";
+    try {
+      parseDeployment(editedYaml((d) => (d.backend = { type: "pg", connStr: "postgres://ops:s3cret@db.example.org/tfstate" })), "d.yaml");
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toBe(
+      'd.yaml: backend.connStr: got "(not shown)", expected no credential in the deployment file: Terraform\'s backends read them from the environment (the pg backend reads PG_CONN_STR, s3 AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, http TF_HTTP_USERNAME / TF_HTTP_PASSWORD)',
+    );
+    expect(message).not.toMatch(/s3cret/);
+  });
+
   test("fails on a backend it does not know, a bad bucket name or an address without its trailing /", () => {
     const lines = (backend: Record<string, unknown>) => {
       try {
@@ -232,7 +275,7 @@ describe("the state backend, from the deployment file", () => {
       }
       throw new Error("expected a refusal");
     };
-    expect(lines({ type: "consul" })).toEqual([expect.stringMatching(/^d\.yaml: backend\.type: got .*"consul".*, expected a backend type: local, s3 or http$/)]);
+    expect(lines({ type: "consul" })).toEqual(['d.yaml: backend.type: got "consul", expected a backend type: local, s3, http or pg, e.g. { type: s3, bucket: fleet-tfstate, region: RegionOne }']);
     expect(lines({ type: "s3", bucket: "Bad_Bucket", region: "r" })).toEqual([expect.stringMatching(/^d\.yaml: backend\.bucket: got "Bad_Bucket", expected an S3 bucket name/)]);
     expect(lines({ type: "s3", bucket: "fleet-tfstate", region: "r", keyPrefix: "fleet" })).toEqual([expect.stringMatching(/^d\.yaml: backend\.keyPrefix: got "fleet", expected a key prefix ending with \/, e\.g\. fleet\/$/)]);
     expect(lines({ type: "http", address: "https://state.example.org/fleet" })).toEqual([expect.stringMatching(/^d\.yaml: backend\.address: got "https:\/\/state\.example\.org\/fleet", expected an http\(s\) URL ending with \//)]);
@@ -453,5 +496,28 @@ describe("a federation's global objects belong to its primary site's platform st
     expect(collectErrors(stack)).toEqual([
       "protocols/platform: workload svc: protocol http in datacenter primary, tcp in backup; expected one protocol, since its service-defaults are shared by the federation",
     ]);
+  });
+});
+
+describe("siteWorkloads: the registry only for what pulls from it", () => {
+  test("GIVEN a platform with no reference system and no registry THEN its workloads build, none from the registry", () => {
+    const site = defaultDeployment().sites[1];
+    const { registry: _registry, ...platform } = site.platform!;
+    const names = siteWorkloads({ ...site, platform: { ...platform, systems: [] } }).map((w) => w.name);
+    expect(names).toEqual(expect.arrayContaining(["prometheus", "alertmanager", "grafana", "loki", "ingress"]));
+    expect(names.filter((n) => n.startsWith("fleet-"))).toEqual([]);
+  });
+
+  test("fails on reference systems without a registry (a site built in code, past loadDeployment's check), in one line", () => {
+    const site = defaultDeployment().sites[0];
+    const { registry: _registry, ...platform } = site.platform!;
+    let problems: readonly string[] = [];
+    try {
+      siteWorkloads({ ...site, platform });
+    } catch (e) {
+      expect(e).toBeInstanceOf(ProblemsError);
+      problems = (e as ProblemsError).problems;
+    }
+    expect(problems).toEqual(["site primary: platform.registry: expected an image registry and path, e.g. registry.example.org/platform: the reference systems and the database backups pull their images from it"]);
   });
 });

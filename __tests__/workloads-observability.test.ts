@@ -202,6 +202,19 @@ describe("alertmanagerConfig", () => {
     expect(doc.route).toMatchObject({ receiver: "webhook", group_by: ["alertname", "datacenter"], repeat_interval: "4h" });
     expect(doc.receivers).toEqual([{ name: "webhook", webhook_configs: [{ url: "https://hooks.example.org/a", send_resolved: true }] }]);
   });
+
+  test("GIVEN no webhook THEN alerts are not routed: one route to a receiver with no notifier", () => {
+    const doc = parse(renderYaml(alertmanagerConfig({})));
+    expect(doc.route).toMatchObject({ receiver: "none", group_by: ["alertname", "datacenter"] });
+    expect(doc.receivers).toEqual([{ name: "none", webhook_configs: [] }]);
+  });
+
+  test("GIVEN monitoring without a webhook THEN Alertmanager still runs, with the receiver that posts nowhere, and says so", () => {
+    const { alertWebhookUrl: _none, ...noWebhook } = props();
+    const am = byName(monitoringWorkloads(noWebhook), Monitoring.ALERTMANAGER);
+    expect(am.description).toBe("Alertmanager: groups Prometheus' alerts (no webhook: posted nowhere)");
+    expect(parse(renderLikeNomad(file(am, Monitoring.ALERTMANAGER_CONFIG_PATH))).receivers).toEqual([{ name: "none", webhook_configs: [] }]);
+  });
 });
 
 describe("Grafana provisioning", () => {

@@ -139,6 +139,9 @@ export function consulConfig(cluster: ClusterSettings, agent: AgentSettings): Re
       ...(cluster.replicationToken ? { enable_token_replication: true } : {}),
       tokens: {
         agent: agent.consulAgentToken,
+        // Services and checks from config files (node-exporter) register with this token, not
+        // with `agent` (the rehearsal showed them blocked as "anonymous token" without it).
+        config_file_service_registration: agent.consulAgentToken,
         ...(agent.server && agent.consulManagementToken && !cluster.primaryDatacenter ? { initial_management: agent.consulManagementToken } : {}),
         ...(agent.server && cluster.replicationToken ? { replication: cluster.replicationToken } : {}),
       },

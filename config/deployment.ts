@@ -8,10 +8,11 @@ import * as fs from "node:fs";
 import * as ipaddr from "ipaddr.js";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
+import { docAt, exampleAt, yamlInline } from "./fields";
 import { contains, hostAt, overlaps, size } from "./net";
-import { BackendInput, PlatformInput, ROLES, Role, SiteInput, TIERS, Tier, deploymentSchema } from "./schema";
+import { BackendInput, DEFAULT_COUNTS, PlatformInput, ROLES, Role, SiteInput, TIERS, Tier, deploymentSchema } from "./schema";
 
-export { ROLES, TIERS, overlaps };
+export { DEFAULT_COUNTS, ROLES, TIERS, overlaps };
 export type { Role, Tier };
 
 /** One problem in the deployment description. */
@@ -101,8 +102,6 @@ export interface DeploymentConfig {
   readonly sites: readonly SiteConfig[];
 }
 
-/** Default number of VMs per role. */
-export const DEFAULT_COUNTS: Readonly<Record<Role, number>> = { server: 3, client: 3, development: 1, bastion: 1, vpn: 1, ingress: 1 };
 /** Hosts below this offset in a tier are left to OpenStack (gateway, DHCP ports). */
 export const FIRST_FIXED_HOST = 10;
 /** Allowed Consul/Nomad server counts: odd, for a quorum that survives failures. */
@@ -111,21 +110,33 @@ export const SERVER_COUNTS = [3, 5, 7] as const;
 /** The deployment file when nothing names another. */
 export const DEFAULT_DEPLOYMENT_FILE = "config/deployment.yaml";
 
+/** The deployment file of a command, and what chose it (for the messages that name it). */
+export interface ConfigChoice {
+  readonly file: string;
+  /** `DEPLOYMENT_CONFIG`, `cdktf.json context deploymentConfig`, or `the default`. */
+  readonly by: string;
+}
+
 /**
  * The deployment file, chosen once per working copy: `DEPLOYMENT_CONFIG` when set (an override
  * for one command), else the `deploymentConfig` context of the working copy's cdktf.json (so that
  * synth, diff and deploy always read the same file), else config/deployment.yaml.
  */
-export function defaultConfigPath(cwd: string = process.cwd()): string {
-  if (process.env.DEPLOYMENT_CONFIG) return process.env.DEPLOYMENT_CONFIG;
+export function chosenConfig(cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): ConfigChoice {
+  if (env.DEPLOYMENT_CONFIG) return { file: env.DEPLOYMENT_CONFIG, by: "DEPLOYMENT_CONFIG" };
   try {
     const cdktf = JSON.parse(fs.readFileSync(`${cwd}/cdktf.json`, "utf8")) as { context?: { deploymentConfig?: unknown } };
     const chosen = cdktf.context?.deploymentConfig;
-    if (typeof chosen === "string" && chosen.length > 0) return chosen;
+    if (typeof chosen === "string" && chosen.length > 0) return { file: chosen, by: "cdktf.json context deploymentConfig" };
   } catch {
     /* no cdktf.json here, or not JSON: the default */
   }
-  return DEFAULT_DEPLOYMENT_FILE;
+  return { file: DEFAULT_DEPLOYMENT_FILE, by: "the default" };
+}
+
+/** The deployment file's path (chosenConfig). */
+export function defaultConfigPath(cwd: string = process.cwd()): string {
+  return chosenConfig(cwd).file;
 }
 
 /**
@@ -134,14 +145,17 @@ export function defaultConfigPath(cwd: string = process.cwd()): string {
  */
 export type DeploymentCheck = (sites: readonly SiteConfig[]) => readonly ConfigProblem[];
 
-export function loadDeployment(file: string = defaultConfigPath(), checks: readonly DeploymentCheck[] = []): DeploymentConfig {
-  let text: string;
+/** The deployment file's text; a DeploymentConfigError when it cannot be read. */
+export function readDeploymentFile(file: string): string {
   try {
-    text = fs.readFileSync(file, "utf8");
+    return fs.readFileSync(file, "utf8");
   } catch (err) {
     throw new DeploymentConfigError(file, [{ path: "", value: file, expected: `a readable deployment file (${(err as Error).message})` }]);
   }
-  return parseDeployment(text, file, checks);
+}
+
+export function loadDeployment(file: string = defaultConfigPath(), checks: readonly DeploymentCheck[] = []): DeploymentConfig {
+  return parseDeployment(readDeploymentFile(file), file, checks);
 }
 
 export function parseDeployment(text: string, file = "deployment.yaml", checks: readonly DeploymentCheck[] = []): DeploymentConfig {
@@ -152,7 +166,8 @@ export function parseDeployment(text: string, file = "deployment.yaml", checks: 
       doc.errors.map((e) => ({ path: `line ${e.linePos?.[0].line ?? "?"}`, value: undefined, expected: `valid YAML (${e.message.split("\n")[0]})` })),
     );
   }
-  const parsed = deploymentSchema.safeParse(doc.toJS(), { reportInput: true });
+  // Issues without a message of their own get DEFAULT_MESSAGE, and their expectation from the field's documentation.
+  const parsed = deploymentSchema.safeParse(doc.toJS(), { reportInput: true, error: () => DEFAULT_MESSAGE });
   if (!parsed.success) throw new DeploymentConfigError(file, parsed.error.issues.flatMap(issueToProblems));
   const problems: ConfigProblem[] = [];
   const sites = parsed.data.sites.map((s, i) => resolveSite(s, `sites[${i}]`, problems));
@@ -166,21 +181,79 @@ function pathOf(path: readonly PropertyKey[]): string {
   return path.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), "");
 }
 
+/** Marks an issue zod raised without a message of the schema's (see expectationOf). */
+const DEFAULT_MESSAGE = "\u0000default";
+
+/** Keys that would put a credential in the file: refused without echoing their value. */
+const CREDENTIAL_KEYS = /^(conn_?str|connection_?string|password|passwd|secret|secret_?key|secret_?access_?key|access_?key(_?id)?|token)$/i;
+
+/** What a backend reads its credentials from, for the refusal of one in the file. */
+const CREDENTIALS_FROM = "the pg backend reads PG_CONN_STR, s3 AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, http TF_HTTP_USERNAME / TF_HTTP_PASSWORD";
+
+const TYPE_NOUNS: Readonly<Record<string, string>> = {
+  string: "a string",
+  number: "a number",
+  int: "a whole number",
+  boolean: "true or false",
+  object: "a mapping of fields",
+  record: "a mapping",
+  array: "a list",
+};
+
+/** `<what>, e.g. <key>: <example>`: the example only when the text has none. */
+function withExample(text: string, path: readonly PropertyKey[]): string {
+  const example = exampleAt(path);
+  return example && !text.includes("e.g.") ? `${text}, ${example}` : text;
+}
+
+/** What an issue without a message of the schema's expects, in words, with the field's example. */
+function expectationOf(issue: z.core.$ZodIssue, input: unknown): string {
+  const n = (v: unknown) => Number(v);
+  switch (issue.code) {
+    case "invalid_type": {
+      const noun = TYPE_NOUNS[issue.expected] ?? `a ${issue.expected}`;
+      if (input !== undefined) return withExample(noun, issue.path);
+      const doc = docAt(issue.path);
+      return `${withExample(noun, issue.path)}; this field is required${doc ? `: ${doc}` : ""}`;
+    }
+    case "too_small":
+      if (issue.origin === "string") return withExample(n(issue.minimum) <= 1 ? "a non-empty string" : `at least ${issue.minimum} characters`, issue.path);
+      if (issue.origin === "array" || issue.origin === "set") return withExample(`at least ${issue.minimum} item${n(issue.minimum) === 1 ? "" : "s"}`, issue.path);
+      return withExample(`${issue.inclusive ? "at least" : "more than"} ${issue.minimum}`, issue.path);
+    case "too_big":
+      if (issue.origin === "string") return withExample(`at most ${issue.maximum} characters`, issue.path);
+      if (issue.origin === "array" || issue.origin === "set") return withExample(`at most ${issue.maximum} items`, issue.path);
+      return withExample(`${issue.inclusive ? "at most" : "less than"} ${issue.maximum}`, issue.path);
+    case "invalid_value":
+      return withExample(`one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`, issue.path);
+    default:
+      return withExample("a valid value", issue.path);
+  }
+}
+
 function issueToProblems(issue: z.core.$ZodIssue): ConfigProblem[] {
   const at = pathOf(issue.path);
   const input = (issue as { input?: unknown }).input;
-  switch (issue.code) {
-    case "unrecognized_keys":
-      return issue.keys.map((k) => ({
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((k) => {
+      const credential = CREDENTIAL_KEYS.test(k);
+      return {
         path: at ? `${at}.${k}` : k,
-        value: (input as Record<string, unknown> | undefined)?.[k],
-        expected: "no such field (check the spelling; unknown fields are refused)",
-      }));
-    case "invalid_type":
-      return [{ path: at, value: input, expected: input === undefined ? `a value (${issue.expected}); this field is required` : `a ${issue.expected}` }];
-    default:
-      return [{ path: at, value: input, expected: issue.message }];
+        // A credential is not echoed: the line may end up in a CI log.
+        value: credential ? "(not shown)" : (input as Record<string, unknown> | undefined)?.[k],
+        expected: !credential
+          ? "no such field (check the spelling; unknown fields are refused)"
+          : at === "backend"
+            ? `no credential in the deployment file: Terraform's backends read them from the environment (${CREDENTIALS_FROM})`
+            : "no such field, and no credential in the deployment file (README, Secrets and the Terraform state)",
+      };
+    });
   }
+  const expected = issue.message === DEFAULT_MESSAGE ? expectationOf(issue, input) : withExample(issue.message, issue.path);
+  // A union refused by its discriminator (backend.type) reports the whole object: say what the field held.
+  const key = issue.path.at(-1);
+  const value = issue.code === "invalid_union" && typeof key === "string" && typeof input === "object" && input !== null && key in input ? (input as Record<string, unknown>)[key] : input;
+  return [{ path: at, value, expected }];
 }
 
 /** Consecutive /24s from the site range, for the tiers not given. */
@@ -229,11 +302,8 @@ function resolveSite(s: SiteInput, at: string, problems: ConfigProblem[]): SiteC
     }
   }
   const group = (role: Role) => s.vms[role] ?? {};
-  const flavorOf = (role: Role): string => {
-    const f = group(role).flavor ?? (s.flavors as Record<string, string | undefined>)[role] ?? s.flavors.default;
-    if (!f) problems.push({ path: `${at}.flavors.${role}`, value: undefined, expected: `a flavor for role ${role} (or flavors.default)` });
-    return f ?? "";
-  };
+  // Flavor names differ from cloud to cloud: no default. The roles with VMs and no flavor are named in one line.
+  const flavorOf = (role: Role): string => group(role).flavor ?? (s.flavors as Record<string, string | undefined>)[role] ?? s.flavors.default ?? "";
   const names = (role: Role): string[] => {
     const g = group(role);
     if (g.names && g.count !== undefined && g.count !== g.names.length) {
@@ -252,6 +322,18 @@ function resolveSite(s: SiteInput, at: string, problems: ConfigProblem[]): SiteC
       ...(tier ? { fixedIp: hostAt(tiers[tier], offset + i) } : {}),
       ...(group(role).volumeGb ? { volumeGb: group(role).volumeGb } : {}),
     }));
+
+  const unflavored = ROLES.filter((role) => names(role).length > 0 && !flavorOf(role));
+  if (unflavored.length === 1 && s.flavors.default === undefined && Object.keys(s.flavors).length > 0) {
+    const role = unflavored[0];
+    problems.push({ path: `${at}.flavors.${role}`, value: undefined, expected: `a flavor for role ${role} (or flavors.default), e.g. ${role}: m1.medium (openstack flavor list): flavor names differ from cloud to cloud, so there is no default` });
+  } else if (unflavored.length > 0) {
+    problems.push({
+      path: `${at}.flavors.default`,
+      value: undefined,
+      expected: `a flavor for the roles ${unflavored.join(", ")}, which name none of their own, e.g. flavors: { default: m1.medium, client: m1.large } (openstack flavor list): flavor names differ from cloud to cloud, so there is no default`,
+    });
+  }
 
   const servers = vms("server", "servers");
   if (!(SERVER_COUNTS as readonly number[]).includes(servers.length)) {
@@ -294,11 +376,30 @@ function resolveSite(s: SiteInput, at: string, problems: ConfigProblem[]): SiteC
   }
 
   if (s.platform) {
-    for (const vm of [...clients, ...utility.filter((v) => v.role === "ingress")]) {
-      if (!(vm.flavor in s.platform.flavorSizes)) {
-        problems.push({ path: `${at}.platform.flavorSizes`, value: Object.keys(s.platform.flavorSizes), expected: `the size of flavor ${vm.flavor} (used by ${vm.role} ${vm.name}), for the capacity check` });
-        break;
-      }
+    const p = s.platform;
+    // The capacity check at synth needs what the clients and the ingress VMs hold.
+    const unsized = new Map<string, VmSpec>();
+    for (const vm of [...clients, ...ingress]) if (vm.flavor && !(vm.flavor in p.flavorSizes) && !unsized.has(vm.flavor)) unsized.set(vm.flavor, vm);
+    for (const [flavor, vm] of unsized) {
+      problems.push({
+        path: `${at}.platform.flavorSizes`,
+        value: Object.keys(p.flavorSizes),
+        expected: `the size of flavor ${flavor} (used by ${vm.role} ${vm.name}), e.g. flavorSizes: ${yamlInline({ [flavor]: { vcpus: 4, ramMb: 8192 } })} (openstack flavor show ${flavor}): the capacity check at synth compares the jobs' asks with what the VMs hold`,
+      });
+    }
+    if (p.systems.length > 0 && p.registry === undefined) {
+      problems.push({
+        path: `${at}.platform.registry`,
+        value: undefined,
+        expected: `an image registry and path, e.g. registry: registry.example.org/platform: ${p.systems.length === 1 ? `the reference system ${p.systems[0]} runs its images` : `the reference systems ${p.systems.join(", ")} run their images`} from <registry>/<image>:<version>`,
+      });
+    }
+    if (clients.length > 0 && group("client").volumeGb === undefined) {
+      problems.push({
+        path: `${at}.vms.client.volumeGb`,
+        value: undefined,
+        expected: "a data disk size in GB for the clients, e.g. client: { count: 3, volumeGb: 50 }: the site's platform runs Prometheus and Loki (and the reference systems' databases), which keep their data on the clients' data disk",
+      });
     }
   }
 

@@ -1,4 +1,4 @@
-import { HttpBackend, LocalBackend, S3Backend, TerraformStack } from "cdktf";
+import { DataTerraformRemoteStateConfig, HttpBackend, LocalBackend, S3Backend, TerraformBackend, TerraformRemoteState, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { DeploymentConfig, SiteConfig } from "../config/deployment";
 import { BackendInput } from "../config/schema";
@@ -83,6 +83,48 @@ export function useBackend(stack: TerraformStack, backend: BackendInput = { type
     case "http":
       new HttpBackend(stack, { address: `${backend.address}${name}`, lockAddress: `${backend.address}${name}`, unlockAddress: `${backend.address}${name}` });
       return;
+    case "pg":
+      new PgStateBackend(stack, pgSchemaName(backend.schemaPrefix, name));
+      return;
+  }
+}
+
+/** The PostgreSQL schema of a stack's state: `<schemaPrefix><stack>`, `-` written `_` (site names hold no `_`). */
+function pgSchemaName(schemaPrefix: string, stack: string): string {
+  return `${schemaPrefix}${stack.replace(/-/g, "_")}`;
+}
+
+/**
+ * Terraform's pg backend with the connection string left to Terraform, which reads PG_CONN_STR
+ * (and the libpq variables) from the environment, for the backend and for the remote state the
+ * platform stack reads. cdktf's PgBackend requires `connStr` and would write it into the JSON.
+ * @internal
+ */
+class PgStateBackend extends TerraformBackend {
+  constructor(
+    scope: Construct,
+    private readonly schemaName: string,
+  ) {
+    super(scope, "backend", "pg");
+  }
+
+  protected synthesizeAttributes(): Record<string, unknown> {
+    return { schema_name: this.schemaName };
+  }
+
+  protected synthesizeHclAttributes(): Record<string, unknown> {
+    return { schema_name: this.schemaName };
+  }
+
+  getRemoteStateDataSource(scope: Construct, name: string, _fromStack: string): TerraformRemoteState {
+    return new PgRemoteState(scope, name, { schemaName: this.schemaName, workspace: "${terraform.workspace}" });
+  }
+}
+
+/** `terraform_remote_state` of a pg backend, with no connection string (PG_CONN_STR). @internal */
+class PgRemoteState extends TerraformRemoteState {
+  constructor(scope: Construct, id: string, config: DataTerraformRemoteStateConfig & { readonly schemaName: string }) {
+    super(scope, id, "pg", config);
   }
 }
 

@@ -1,7 +1,7 @@
 import { Annotations, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { CLUSTER_PORTS, PATHS, PRIVATE_IP_TEMPLATE } from "../cloud-init/agents";
-import { BaseInputs, renderBastion, renderClient, renderDevelopment, renderServer, renderVpnGateway } from "../cloud-init/role-configs";
+import { BaseInputs, MemberInputs, renderBastion, renderClient, renderDevelopment, renderServer, renderVpnGateway } from "../cloud-init/role-configs";
 import { DeploymentConfig, SiteConfig, VmSpec } from "../config/deployment";
 import { ConsulNomadCluster } from "../constructs/cluster/cluster";
 import { OpenstackProvider, RandomProvider, TlsProvider } from "../constructs/openstack/l1";
@@ -10,6 +10,7 @@ import { Bastion, VmGroup, VmGroupMember } from "../constructs/openstack/roles";
 import { Peer, Port, SecurityGroup } from "../constructs/openstack/security";
 import { AntiAffinity, Vm } from "../constructs/openstack/vm";
 import { VpnGateway } from "../constructs/openstack/vpn-gateway";
+import { CLUSTER_MEMBERS_OUTPUT, ClusterMembersOutput } from "../ops/infra-outputs";
 import { hostPortsByNodeClass, planHostVolumes } from "../constructs/workloads/hosts";
 import { NODE_CLASSES, WorkloadSpec } from "../constructs/workloads/spec";
 
@@ -87,8 +88,11 @@ export class InfraStack extends TerraformStack {
     ConsulNomadCluster.agentsOf(members);
 
     const base = (vm: VmSpec): BaseInputs => ({ hostname: `${prefix}-${vm.name}`, adminUser: deployment.adminUser, sshKeys: site.adminSshKeys });
+    // Every membership, in the order the VMs are declared: the cluster_members output.
+    const memberships: MemberInputs[] = [];
+    const recorded = (m: MemberInputs) => (memberships.push(m), m);
     const member = (vm: VmSpec | VmGroupMember, opts: { server?: boolean; nodeClass?: string; hostVolumes?: Record<string, string>; readOnlyHostVolumes?: Record<string, string> } = {}) =>
-      this.cluster.member({
+      recorded(this.cluster.member({
         nodeName: `${prefix}-${vm.name}`,
         address: vm.fixedIp ?? PRIVATE_IP_TEMPLATE,
         server: opts.server ?? false,
@@ -96,7 +100,7 @@ export class InfraStack extends TerraformStack {
         ...(opts.nodeClass ? { nodeClass: opts.nodeClass } : {}),
         ...(opts.hostVolumes ? { hostVolumes: opts.hostVolumes } : {}),
         ...(opts.readOnlyHostVolumes ? { readOnlyHostVolumes: opts.readOnlyHostVolumes } : {}),
-      });
+      }));
 
     const workloads = props.workloads ?? [];
     const hostPlan = planHostVolumes(`site ${site.name}:`, workloads, [
@@ -201,6 +205,18 @@ export class InfraStack extends TerraformStack {
     new TerraformOutput(this, "ca_certificate", { value: this.cluster.ca.certPem, description: "CA certificate of the cluster's TLS (public)" });
     new TerraformOutput(this, "consul_management_token", { value: this.cluster.consulManagementToken.value, sensitive: true, description: "Consul initial management token" });
     new TerraformOutput(this, "nomad_management_token", { value: this.cluster.nomadManagementToken.value, sensitive: true, description: "Nomad bootstrap management token" });
+    new TerraformOutput(this, CLUSTER_MEMBERS_OUTPUT, { value: InfraStack.clusterMembers(this.cluster, memberships), description: "Consul members and Nomad clients (with their node class) the site declares: what `npm run status` expects to find" });
+  }
+
+  /** The cluster_members output: every member is a Consul agent; the servers and the members with a node class (renderClient's VMs) run Nomad. */
+  private static clusterMembers(cluster: ConsulNomadCluster, members: readonly MemberInputs[]): ClusterMembersOutput {
+    return {
+      datacenter: cluster.settings.datacenter,
+      region: cluster.settings.region,
+      servers: members.filter((m) => m.agent.server).map((m) => ({ name: m.agent.nodeName, address: m.agent.address })),
+      consul_members: members.map((m) => m.agent.nodeName),
+      nomad_clients: members.filter((m) => !m.agent.server && m.agent.nodeClass !== undefined).map((m) => ({ name: m.agent.nodeName, node_class: m.agent.nodeClass as string })),
+    };
   }
 
   /** Every rule, declared where the need is. */

@@ -54,30 +54,35 @@ export function siteWorkloads(site: SiteConfig): WorkloadSpec[] {
   const caPem = CLUSTER_CA_TEMPLATE;
   const p = site.platform;
   if (!p) return [];
-  const systems = p.systems.flatMap((name) => SYSTEM_BLUEPRINTS[name]({ domain: p.domain, registry: p.registry, version: p.version, standby: p.standby }));
+  // The registry is needed by what pulls from it only (loadDeployment asks for it when systems run).
+  const registry = (): string => {
+    if (p.registry === undefined) throw new ProblemsError([`site ${site.name}: platform.registry: expected an image registry and path, e.g. registry.example.org/platform: the reference systems and the database backups pull their images from it`]);
+    return p.registry;
+  };
+  const systems = p.systems.flatMap((name) => SYSTEM_BLUEPRINTS[name]({ domain: p.domain, registry: registry(), version: p.version, standby: p.standby }));
   const shared = [
-    ...monitoringWorkloads({ datacenter: site.datacenter, domain: p.domain, caPem, alertWebhookUrl: p.alertWebhook }),
+    ...monitoringWorkloads({ datacenter: site.datacenter, domain: p.domain, caPem, ...(p.alertWebhook !== undefined ? { alertWebhookUrl: p.alertWebhook } : {}) }),
     ...loggingWorkloads(),
     autoscalerWorkload({ caPem, region: site.datacenter }),
   ];
   // What an app may call: the site's other workloads, with their ports.
   const callable = [...systems, ...shared, ...p.apps.map((a) => ({ name: a.name, port: { containerPort: a.port } }))];
   const own = [...systems, ...p.apps.map((a) => appWorkload(a, p.domain, callable))];
-  const backups = p.backups ? Backups.specs({ destination: { ...p.backups, prefix: site.name }, clusterCaPem: caPem, targets: backupTargets(own, p.registry) }) : [];
+  const backups = p.backups ? Backups.specs({ destination: { ...p.backups, prefix: site.name }, clusterCaPem: caPem, targets: backupTargets(own, registry) }) : [];
   const all = [...own, ...shared, ...backups];
   return [...all, Ingress.spec({ routes: routesFrom(all) })];
 }
 
 /** Consul, Nomad, and every database the site runs (by what the catalog built); each backup job has its one upstream. */
-function backupTargets(specs: readonly WorkloadSpec[], registry: string): BackupTarget[] {
+function backupTargets(specs: readonly WorkloadSpec[], registry: () => string): BackupTarget[] {
   const targets = [BackupTarget.consul(), BackupTarget.nomad()];
   for (const s of specs) {
     switch (s.dataService) {
       case DataServiceKind.POSTGRES:
-        targets.push(BackupTarget.postgres({ service: s.name, image: { image: `${registry}/postgres-backup`, version: s.version } }));
+        targets.push(BackupTarget.postgres({ service: s.name, image: { image: `${registry()}/postgres-backup`, version: s.version } }));
         break;
       case DataServiceKind.MARIADB:
-        targets.push(BackupTarget.mariadb({ service: s.name, image: { image: `${registry}/mariadb-backup`, version: s.version } }));
+        targets.push(BackupTarget.mariadb({ service: s.name, image: { image: `${registry()}/mariadb-backup`, version: s.version } }));
         break;
       case DataServiceKind.INFLUXDB:
         targets.push(BackupTarget.influxdb({ service: s.name }));

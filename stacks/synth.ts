@@ -43,9 +43,10 @@ function keepTerraformWorkingState(final: string, staging: string): void {
 
 /**
  * Builds the app with `build`, synthesizes it, and moves the result to `outdir`
- * (`CDKTF_OUTDIR` or cdktf.out). Throws a ProblemsError, writing nothing, on error annotations.
+ * (`CDKTF_OUTDIR` or cdktf.out), with `files` (name to content) beside its manifest. Throws a
+ * ProblemsError, writing nothing, on error annotations.
  */
-export function synthesizeAtomically(build: (app: App) => void, outdir = process.env.CDKTF_OUTDIR ?? "cdktf.out"): App {
+export function synthesizeAtomically(build: (app: App) => void, outdir = process.env.CDKTF_OUTDIR ?? "cdktf.out", files: Readonly<Record<string, string>> = {}): App {
   const final = path.resolve(outdir);
   const staging = `${final}.staging-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });
@@ -57,6 +58,7 @@ export function synthesizeAtomically(build: (app: App) => void, outdir = process
     app.synth();
     const errors = collectErrors(app);
     if (errors.length > 0) throw new ProblemsError(errors);
+    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(staging, name), content);
     keepTerraformWorkingState(final, staging);
     const old = `${final}.old-${process.pid}`;
     if (fs.existsSync(final)) fs.renameSync(final, old);

@@ -24,12 +24,11 @@
  *
  * Runs only with REAL_TESTS=1, as root. A missing tool fails the suite.
  */
-import { ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
-import { createCa, describeRun, gossipKey, issueCert, makeTempDir, removeDir, requireRoot, requireTool, ROOT, run, RunResult, runOk, sleep, TestCa, TestNetns, writeFile } from "./real-helpers";
+import { AgentProcess, createCa, describeRun, gossipKey, issueCert, makeTempDir, removeDir, requireRoot, requireTool, ROOT, run, RunResult, runOk, TestCa, TestNetns, writeFile } from "./real-helpers";
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -190,40 +189,6 @@ class Api {
 
   close(): void {
     this.agent.destroy();
-  }
-}
-
-/** An agent started inside the namespace, logging to a file. */
-class AgentProcess {
-  exited: string | undefined;
-
-  constructor(
-    readonly name: string,
-    private readonly proc: ChildProcess,
-    readonly logFile: string,
-  ) {
-    this.proc.on("exit", (code, signal) => (this.exited = `exited with ${code ?? signal}`));
-  }
-
-  log(tail = 6000): string {
-    return fs.existsSync(this.logFile) ? fs.readFileSync(this.logFile, "utf8").slice(-tail) : "";
-  }
-
-  /** Polls `check` (true when ready, else a status) until ready; throws with the log otherwise. */
-  async waitUntil(what: string, check: () => Promise<true | string>, timeoutMs = 90_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let last = "";
-    while (!this.exited && Date.now() < deadline) {
-      try {
-        const r = await check();
-        if (r === true) return;
-        last = r;
-      } catch (e) {
-        last = String(e);
-      }
-      await sleep(300);
-    }
-    throw new Error(`${this.name}: ${what} (${this.exited ?? `timed out: ${last}`}); log:\n${this.log()}`);
   }
 }
 

@@ -404,3 +404,51 @@ export class TestNetns {
     run("ip", ["netns", "del", this.name]);
   }
 }
+
+/** An agent started inside a namespace (`TestNetns.spawn`), logging to a file. */
+export class AgentProcess {
+  exited: string | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly proc: ChildProcess,
+    readonly logFile: string,
+  ) {
+    this.proc.on("exit", (code, signal) => (this.exited = `exited with ${code ?? signal}`));
+  }
+
+  log(tail = 6000): string {
+    return fs.existsSync(this.logFile) ? fs.readFileSync(this.logFile, "utf8").slice(-tail) : "";
+  }
+
+  /** Polls `check` (true when ready, else a status) until ready; throws with the log otherwise. */
+  async waitUntil(what: string, check: () => Promise<true | string>, timeoutMs = 90_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    while (!this.exited && Date.now() < deadline) {
+      try {
+        const r = await check();
+        if (r === true) return;
+        last = r;
+      } catch (e) {
+        last = String(e);
+      }
+      await sleep(300);
+    }
+    throw new Error(`${this.name}: ${what} (${this.exited ?? `timed out: ${last}`}); log:\n${this.log()}`);
+  }
+
+  /** Ends the agent (`signal`, then SIGKILL after 15 s) and waits until it has exited. */
+  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const done = new Promise((r) => this.proc.once("exit", r));
+    this.proc.kill(signal);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([done.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 15_000)))]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.proc.kill("SIGKILL");
+      await done;
+    }
+  }
+}

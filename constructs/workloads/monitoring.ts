@@ -35,8 +35,13 @@ export interface MonitoringProps {
    * (`ConsulNomadCluster.ca`). Public data: rendered into Prometheus' task.
    */
   readonly caPem: string;
-  /** Webhook every alert is posted to (in the job spec: not a secret). */
-  readonly alertWebhookUrl: string;
+  /**
+   * Webhook every alert is posted to (in the job spec: not a secret).
+   *
+   * @default - alerts are not routed: Alertmanager keeps them (its receiver posts nowhere) and
+   * Prometheus' ALERTS series shows them in Grafana
+   */
+  readonly alertWebhookUrl?: string;
   /**
    * Prometheus' image, version, size, retention and volume. One instance: its TSDB is a data
    * volume on one client, locked by the running Prometheus.
@@ -172,7 +177,7 @@ export function monitoringWorkloads(props: MonitoringProps): WorkloadSpec[] {
   p.hostName("domain", props.domain);
   if (gf.host !== undefined) p.hostName("grafana.host", gf.host);
   if (props.caPem !== CLUSTER_CA_TEMPLATE) p.pem("caPem", props.caPem);
-  p.url("alertWebhookUrl", props.alertWebhookUrl);
+  if (props.alertWebhookUrl !== undefined) p.url("alertWebhookUrl", props.alertWebhookUrl);
   p.image("prometheus", pr.image, pr.version);
   p.resources("prometheus", pr.resources);
   p.duration("prometheus.retention", pr.retention, "hdwy");
@@ -185,7 +190,7 @@ export function monitoringWorkloads(props: MonitoringProps): WorkloadSpec[] {
   p.name("nodeClass", nodeClass, "a Nomad node class");
   p.throwIfAny();
 
-  const alertmanagerYaml = renderYaml(alertmanagerConfig({ webhookUrl: props.alertWebhookUrl }));
+  const alertmanagerYaml = renderYaml(alertmanagerConfig(props.alertWebhookUrl !== undefined ? { webhookUrl: props.alertWebhookUrl } : {}));
   return [
     {
       name: Monitoring.PROMETHEUS,
@@ -209,7 +214,7 @@ export function monitoringWorkloads(props: MonitoringProps): WorkloadSpec[] {
     },
     {
       name: Monitoring.ALERTMANAGER,
-      description: "Alertmanager: groups Prometheus' alerts and posts them to the webhook",
+      description: props.alertWebhookUrl !== undefined ? "Alertmanager: groups Prometheus' alerts and posts them to the webhook" : "Alertmanager: groups Prometheus' alerts (no webhook: posted nowhere)",
       image: a.image,
       version: a.version,
       resources: a.resources,

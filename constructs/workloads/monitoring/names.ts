@@ -25,6 +25,8 @@ export class Monitoring {
   static readonly DEFAULT_GROUP_BY: readonly string[] = ["alertname", "datacenter"];
   static readonly DEFAULT_REPEAT_INTERVAL = "4h";
   static readonly RECEIVER = "webhook";
+  /** The receiver of a site that routes no alerts: no notifier. */
+  static readonly NO_RECEIVER = "none";
 
   static readonly DEFAULT_GRAFANA_IMAGE = "grafana/grafana";
   static readonly DEFAULT_GRAFANA_VERSION = "12.2.0";

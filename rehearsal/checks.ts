@@ -1,0 +1,167 @@
+/**
+ * What the rehearsal proves about a running site, asked of the real agents from inside its VMs
+ * (with the CA, the agents' certificates and the management tokens Terraform generated), each
+ * check polled until it holds or its time runs out. A check that fails says what it saw, and
+ * the agents' log lines and the dropped flows that explain it (`diagnose`).
+ */
+import { RehearsalVm } from "./vm";
+
+export interface CheckResult {
+  readonly name: string;
+  readonly ok: boolean;
+  /** Milliseconds from the start of the site's boot to when the check held (or gave up). */
+  readonly ms: number;
+  readonly detail: string;
+}
+
+export interface SiteUnderTest {
+  readonly name: string;
+  readonly vms: readonly RehearsalVm[];
+  readonly consulToken: string;
+  readonly nomadToken: string;
+  /** When the site's VMs started booting (Date.now()). */
+  readonly bootStarted: number;
+}
+
+interface ApiAnswer {
+  readonly code: number;
+  readonly body: string;
+}
+
+const TLS = "/etc/platform/tls";
+
+/** Asks a VM's local agent: Consul on 8501, Nomad on 4646, over HTTPS with the VM's own files. */
+export async function api(vm: RehearsalVm, agent: "consul" | "nomad", p: string, opts: { token?: string; method?: string; body?: string } = {}): Promise<ApiAnswer> {
+  const url = agent === "consul" ? `https://127.0.0.1:8501${p}` : `https://127.0.0.1:4646${p}`;
+  const header = agent === "consul" ? "X-Consul-Token" : "X-Nomad-Token";
+  const r = await vm.execAsync([
+    "curl", "-sS", "-m", "5", "-o", "-", "-w", "\n%{http_code}", "--cacert", `${TLS}/ca.pem`, "--cert", `${TLS}/agent.pem`, "--key", `${TLS}/agent-key.pem`,
+    "-X", opts.method ?? "GET", ...(opts.token ? ["-H", `${header}: ${opts.token}`] : []), ...(opts.body !== undefined ? ["--data-binary", opts.body] : []), url,
+  ], { timeoutMs: 10_000 });
+  const out = r.stdout.trimEnd();
+  const nl = out.lastIndexOf("\n");
+  const code = Number(out.slice(nl + 1));
+  return { code: Number.isFinite(code) ? code : 0, body: nl >= 0 ? out.slice(0, nl) : "" };
+}
+
+export function json<T>(a: ApiAnswer): T | undefined {
+  try { return JSON.parse(a.body) as T; } catch { return undefined; }
+}
+
+/**
+ * Polls `probe` until it returns `{ ok: true }` or `timeoutMs` passes; the clock is read after
+ * each probe, so a slow probe is not counted as a fast pass.
+ */
+export async function poll(name: string, started: number, timeoutMs: number, probe: () => Promise<{ ok: boolean; saw: string }>): Promise<CheckResult> {
+  const deadline = Date.now() + timeoutMs;
+  let last = { ok: false, saw: "nothing yet" };
+  for (;;) {
+    try { last = await probe(); } catch (e) { last = { ok: false, saw: (e as Error).message }; }
+    const now = Date.now();
+    if (last.ok) return { name, ok: true, ms: now - started, detail: last.saw };
+    if (now > deadline) return { name, ok: false, ms: now - started, detail: last.saw };
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** The VMs that run a Consul agent (their user data writes its configuration). */
+export function consulMembers(site: SiteUnderTest): RehearsalVm[] {
+  return site.vms.filter((v) => (v.cfg.write_files ?? []).some((f) => f.path === "/etc/consul.d/consul.json"));
+}
+
+export function servers(site: SiteUnderTest): RehearsalVm[] {
+  return site.vms.filter((v) => v.vm.role === "server");
+}
+
+/** The Nomad clients and the node class each declares. */
+export function nomadClients(site: SiteUnderTest): { vm: RehearsalVm; nodeClass: string }[] {
+  return site.vms.flatMap((v) => {
+    if (v.vm.role === "server") return [];
+    const text = v.readFile("/etc/nomad.d/nomad.json");
+    if (text === undefined) return [];
+    const cfg = JSON.parse(text) as { client?: { node_class?: string } };
+    return [{ vm: v, nodeClass: cfg.client?.node_class ?? "" }];
+  });
+}
+
+function missing(expected: readonly string[], seen: readonly string[]): string[] {
+  return expected.filter((e) => !seen.includes(e));
+}
+
+/** The checks of one site's cluster (check 1 of the rehearsal). */
+export async function clusterChecks(site: SiteUnderTest, timeoutMs: number): Promise<CheckResult[]> {
+  const srv = servers(site);
+  const first = srv[0];
+  const members = consulMembers(site).map((v) => v.vm.name);
+  const results: CheckResult[] = [];
+  const check = async (name: string, probe: () => Promise<{ ok: boolean; saw: string }>) => {
+    results.push(await poll(`${site.name}: ${name}`, site.bootStarted, timeoutMs, probe));
+  };
+  await check(`Consul leader elected by the ${srv.length} servers`, async () => {
+    const answers = await Promise.all(srv.map(async (v) => ({ v, leader: json<string>(await api(v, "consul", "/v1/status/leader")) ?? "", peers: json<string[]>(await api(v, "consul", "/v1/status/peers")) ?? [] })));
+    const leaders = new Set(answers.map((a) => a.leader));
+    const ok = answers.every((a) => a.leader !== "" && a.peers.length === srv.length) && leaders.size === 1;
+    return { ok, saw: answers.map((a) => `${a.v.vm.name}: leader ${a.leader || "none"}, ${a.peers.length} peers`).join("; ") };
+  });
+  await check(`Nomad leader elected by the ${srv.length} servers`, async () => {
+    const answers = await Promise.all(srv.map(async (v) => ({ v, leader: json<string>(await api(v, "nomad", "/v1/status/leader")) ?? "", peers: json<string[]>(await api(v, "nomad", "/v1/status/peers")) ?? [] })));
+    const ok = answers.every((a) => a.leader !== "" && a.peers.length === srv.length) && new Set(answers.map((a) => a.leader)).size === 1;
+    return { ok, saw: answers.map((a) => `${a.v.vm.name}: leader ${a.leader || "none"}, ${a.peers.length} peers`).join("; ") };
+  });
+  await check("bootstrap: ACL policies and tokens created, anonymous writes refused", async () => {
+    const policies = (json<{ Name: string }[]>(await api(first, "consul", "/v1/acl/policies", { token: site.consulToken })) ?? []).map((p) => p.Name);
+    const want = ["consul-agents", "nomad-agents", "dns-lookups"];
+    const anonKv = await api(first, "consul", "/v1/kv/rehearsal/anonymous", { method: "PUT", body: "x" });
+    const nomadSelf = await api(first, "nomad", "/v1/acl/token/self", { token: site.nomadToken });
+    const anonJob = await api(first, "nomad", "/v1/var/rehearsal/anonymous", { method: "PUT", body: JSON.stringify({ Items: { written: "anonymously" } }) });
+    const lacking = missing(want, policies);
+    const ok = lacking.length === 0 && anonKv.code === 403 && nomadSelf.code === 200 && anonJob.code === 403;
+    return { ok, saw: `Consul policies ${lacking.length ? `missing ${lacking.join(", ")}` : "all there"}; anonymous KV write HTTP ${anonKv.code}; Nomad management token HTTP ${nomadSelf.code}; anonymous Nomad variable write HTTP ${anonJob.code}` };
+  });
+  await check(`every Consul member joined (${members.length}), gossip encrypted`, async () => {
+    const seen = (json<{ Name: string; Status: number }[]>(await api(first, "consul", "/v1/agent/members", { token: site.consulToken })) ?? []).filter((m) => m.Status === 1).map((m) => m.Name);
+    const keyring = json<{ NumNodes: number; Keys: Record<string, number>; Segment?: string; WAN: boolean }[]>(await api(first, "consul", "/v1/operator/keyring", { token: site.consulToken })) ?? [];
+    const lan = keyring.find((k) => !k.WAN);
+    const lacking = missing(members, seen);
+    const keys = lan ? Object.keys(lan.Keys).length : 0;
+    return { ok: lacking.length === 0 && keys >= 1, saw: `${seen.length} alive${lacking.length ? `, missing ${lacking.join(", ")}` : ""}; LAN keyring: ${keys} key(s) on ${lan?.NumNodes ?? 0} nodes` };
+  });
+  await check("node-exporter registered on every member", async () => {
+    const nodes = (json<{ Node: string }[]>(await api(first, "consul", "/v1/catalog/service/node-exporter", { token: site.consulToken })) ?? []).map((n) => n.Node);
+    const lacking = missing(members, nodes);
+    return { ok: lacking.length === 0, saw: lacking.length ? `not registered on ${lacking.join(", ")}` : `registered on all ${nodes.length}` };
+  });
+  const clients = nomadClients(site);
+  await check(`every Nomad client ready in its node class (${clients.length})`, async () => {
+    const nodes = json<{ Name: string; Status: string; NodeClass: string; SchedulingEligibility: string }[]>(await api(first, "nomad", "/v1/nodes", { token: site.nomadToken })) ?? [];
+    const wrong = clients.flatMap(({ vm, nodeClass }) => {
+      const n = nodes.find((x) => x.Name === vm.vm.name);
+      if (!n) return [`${vm.vm.name} not registered`];
+      if (n.Status !== "ready" || n.SchedulingEligibility !== "eligible") return [`${vm.vm.name} ${n.Status}/${n.SchedulingEligibility}`];
+      return n.NodeClass === nodeClass ? [] : [`${vm.vm.name} in class ${n.NodeClass}, declared ${nodeClass}`];
+    });
+    return { ok: wrong.length === 0, saw: wrong.length ? wrong.join("; ") : `${clients.length} ready (${[...new Set(clients.map((c) => c.nodeClass))].join(", ")})` };
+  });
+  return results;
+}
+
+const LOG_LINE = /\[(ERROR|WARN)\]/;
+
+/**
+ * Why a site is not healthy: per VM and agent, the last error or warning the agent logged, and
+ * the flows the VM's security groups dropped (source, protocol, port).
+ */
+export function diagnose(site: SiteUnderTest, limit = 12): string[] {
+  const lines: string[] = [];
+  for (const v of site.vms) {
+    const dropped = v.exec(["nft", "list", "set", "inet", "port", "dropped"]).stdout;
+    const flows = [...dropped.matchAll(/(\d+\.\d+\.\d+\.\d+) \. (tcp|udp) \. (\d+)/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
+    if (flows.length > 0) lines.push(`${v.vm.name}: security groups dropped ${[...new Set(flows)].slice(0, 6).join(", ")}`);
+    for (const unit of v.units()) {
+      const errors = v.log(unit).split("\n").filter((l) => LOG_LINE.test(l));
+      if (errors.length > 0) lines.push(`${v.vm.name} ${unit}: ${errors[errors.length - 1].trim().slice(0, 300)}`);
+      if (!v.running(unit)) lines.push(`${v.vm.name} ${unit}: not running`);
+    }
+  }
+  return lines.slice(0, limit);
+}

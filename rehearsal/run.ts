@@ -1,0 +1,228 @@
+/**
+ * The rehearsal of a synthesized deployment: each site's infra stack evaluated by the real
+ * Terraform (evaluate.ts), its network and VMs built in namespaces (network.ts, vm.ts), the VMs
+ * booted side by side with their user data and the toolchain's real agents, then the checks
+ * (checks.ts). Everything it starts is ended at the end, also on failure, unless `keep`.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { CheckResult, clusterChecks, diagnose, SiteUnderTest } from "./checks";
+import { scratchRoot, USER_DATA_OUTPUT, variableValue } from "./evaluate";
+import { cleanLeftovers, Host, HostError, shOk } from "./host";
+import { addRoutes, buildInternet, buildRouter, DEFAULT_OPERATOR_RANGE, plugVm } from "./network";
+import { PlanError, readSitePlan, SitePlan, StackJson } from "./plan";
+import { BootEvent, RehearsalVm } from "./vm";
+
+/** The folder every rehearsal works in; a new run removes what a previous one left. */
+export const REHEARSAL_ROOT = path.join(os.tmpdir(), "openstack-platform-rehearsal");
+
+/** The settings the rehearsal changes from the rendered files, with the reason (also in the README). */
+export const CHANGES: readonly string[] = [
+  "packages are not installed (no internet): the consul and nomad packages are emulated (their user, folders and binaries, from the toolchain)",
+  "runcmd steps that need the VM's kernel or disk are replaced (modprobe, a formatted data volume, mount -a, the ssh restart): each is listed as it happens",
+  "addresses OpenStack would assign are the rehearsal's: DHCP ports take the first free addresses of their pool, floating IPs come from 203.0.113.0/24",
+];
+
+export interface RehearseOptions {
+  /** A synthesized cdktf.out folder (its stacks/<site>-infra/cdk.tf.json). */
+  readonly from: string;
+  /** Sites to rehearse. @default - every site with an infra stack */
+  readonly sites?: readonly string[];
+  /** Leave everything running at the end. @default false */
+  readonly keep?: boolean;
+  readonly root?: string;
+  /** The toolchain's binaries (consul, nomad) by name. */
+  readonly binaries: Readonly<Record<string, string>>;
+  /** How long each check may take to hold. @default 120000 */
+  readonly checkTimeoutMs?: number;
+  /** Progress lines. */
+  readonly out: (line: string) => void;
+  /** Changes the stacks' JSON before the rehearsal (for the tests of what a broken stack does). */
+  readonly mutate?: (stack: string, json: StackJson) => void;
+}
+
+export interface RehearsalReport {
+  readonly checks: readonly CheckResult[];
+  /** Explanations of failed checks: agents' log lines and dropped flows. */
+  readonly diagnostics: readonly string[];
+  readonly changes: readonly string[];
+  readonly wallMs: number;
+  readonly peakMemoryMb: number;
+  readonly ok: boolean;
+  /** Present with `keep`: ends the rehearsal. */
+  readonly teardown?: () => void;
+  readonly vms: readonly RehearsalVm[];
+}
+
+interface LoadedSite {
+  readonly site: string;
+  readonly stack: string;
+  readonly json: StackJson;
+  readonly plan: SitePlan;
+  readonly reads: readonly string[];
+}
+
+/** The infra stacks of a synthesized folder, in an order where a stack comes after those it reads. */
+export function loadSites(from: string, only: readonly string[] | undefined, mutate?: RehearseOptions["mutate"]): LoadedSite[] {
+  const dir = path.join(from, "stacks");
+  if (!fs.existsSync(dir)) throw new PlanError(`${from}: no stacks folder: synthesize first (npm run synth) or give --from a cdktf.out folder`);
+  const names = fs.readdirSync(dir).filter((s) => s.endsWith("-infra")).sort();
+  const sites = names.map((stack) => stack.replace(/-infra$/, ""));
+  for (const s of only ?? []) if (!sites.includes(s)) throw new PlanError(`--sites: ${s} is not a site of ${from} (sites: ${sites.join(", ")})`);
+  const loaded = names.map((stack, i): LoadedSite => {
+    const json = JSON.parse(fs.readFileSync(path.join(dir, stack, "cdk.tf.json"), "utf8")) as StackJson;
+    mutate?.(stack, json);
+    const reads = Object.keys(json.data?.terraform_remote_state ?? {}).map((r) => names.find((n) => r.endsWith(n))).filter((n): n is string => !!n);
+    return { site: sites[i], stack, json, plan: readSitePlan(stack, json, 1 + i * 16), reads };
+  });
+  const ordered: LoadedSite[] = [];
+  const visit = (s: LoadedSite) => {
+    if (ordered.includes(s)) return;
+    for (const r of s.reads) visit(loaded.find((l) => l.stack === r)!);
+    ordered.push(s);
+  };
+  for (const s of loaded) visit(s);
+  // A site that is not rehearsed is still evaluated when a rehearsed one reads its state.
+  return ordered.filter((s) => !only || only.includes(s.site) || ordered.some((o) => only.includes(o.site) && o.reads.includes(s.stack)));
+}
+
+interface Evaluated {
+  readonly statePath: string;
+  readonly outputs: Record<string, { value: unknown }>;
+}
+
+/** Applies a site's scratch root with the real Terraform; its outputs (user data included). */
+export function evaluateSite(root: string, site: LoadedSite, states: Record<string, string>): Evaluated {
+  const dir = path.join(root, "terraform", site.stack);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "main.tf.json"), JSON.stringify(scratchRoot(site.plan, site.json, { remoteStates: states }), null, 2));
+  const vars = Object.fromEntries(Object.keys(site.json.variable ?? {}).map((v) => [`TF_VAR_${v}`, variableValue(site.stack, v, () => shOk("wg", ["genkey"]).trim())]));
+  const env = { ...process.env, ...vars, TF_IN_AUTOMATION: "1", CHECKPOINT_DISABLE: "1" };
+  shOk("terraform", [`-chdir=${dir}`, "init", "-input=false", "-no-color"], { env, timeoutMs: 300_000 });
+  shOk("terraform", [`-chdir=${dir}`, "apply", "-auto-approve", "-input=false", "-no-color"], { env, timeoutMs: 300_000 });
+  const outputs = JSON.parse(shOk("terraform", [`-chdir=${dir}`, "output", "-json"], { env })) as Record<string, { value: unknown }>;
+  return { statePath: path.join(dir, "terraform.tfstate"), outputs };
+}
+
+function peakMemoryMb(vms: readonly RehearsalVm[]): number {
+  // Sum of the agents' resident peaks (VmHWM), read from /proc while they run.
+  let kb = 0;
+  for (const v of vms) for (const pid of v.pids()) {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+      if (m) kb += Number(m[1]);
+    } catch { /* exited */ }
+  }
+  return Math.round(kb / 1024);
+}
+
+/** Runs the rehearsal; never throws for a failed check (the report says), only for bad input. */
+export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> {
+  const started = Date.now();
+  const root = opts.root ?? REHEARSAL_ROOT;
+  const sites = loadSites(opts.from, opts.sites, opts.mutate);
+  const left = cleanLeftovers(root);
+  const say = (s: string) => opts.out(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${s}`);
+  if (left.length > 0) say(`removed what a previous rehearsal left: ${left.join(", ")}`);
+  const host = new Host(root);
+  const vms: RehearsalVm[] = [];
+  const checks: CheckResult[] = [];
+  const diagnostics: string[] = [];
+  const changes = [...CHANGES];
+  let teardown: (() => void) | undefined = () => host.destroy();
+  const onSignal = () => { host.destroy(); process.exit(130); };
+  const onExit = () => teardown?.();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  process.once("exit", onExit);
+  try {
+    const states: Record<string, string> = {};
+    const evaluated = new Map<string, Evaluated>();
+    for (const s of sites) {
+      say(`${s.stack}: evaluating the user data with Terraform (tls and random resources applied in a scratch root)`);
+      const e = evaluateSite(root, s, states);
+      states[s.stack] = e.statePath;
+      evaluated.set(s.stack, e);
+    }
+    const rehearsed = sites.filter((s) => !opts.sites || opts.sites.includes(s.site));
+    const adminRule = rehearsed.flatMap((s) => s.plan.groups.flatMap((g) => g.rules)).find((r) => r.direction === "ingress" && r.portMin === 22 && r.remotePrefix && r.remotePrefix !== "0.0.0.0/0");
+    const internet = buildInternet(host, adminRule?.remotePrefix ?? DEFAULT_OPERATOR_RANGE);
+    const underTest: SiteUnderTest[] = [];
+    for (const [index, s] of rehearsed.entries()) {
+      const e = evaluated.get(s.stack)!;
+      const userData = e.outputs[USER_DATA_OUTPUT].value as Record<string, string>;
+      const net = buildRouter(host, internet, s.plan, index);
+      const siteVms: RehearsalVm[] = [];
+      for (const [i, vm] of s.plan.vms.entries()) {
+        const ns = host.netns(`${index}-${vm.name}`.slice(0, 40));
+        plugVm(net, s.plan, vm, ns, i);
+        const rvm = new RehearsalVm(host, s.site, vm, ns, userData[vm.id], opts.binaries);
+        rvm.prepare();
+        siteVms.push(rvm);
+      }
+      addRoutes(net, s.plan);
+      say(`${s.site}: ${siteVms.length} VMs in their namespaces (router, ${s.plan.subnets.length} tiers, security groups as nftables rules)`);
+      vms.push(...siteVms);
+      underTest.push({
+        name: s.site,
+        vms: siteVms,
+        consulToken: String(e.outputs.consul_management_token?.value ?? ""),
+        nomadToken: String(e.outputs.nomad_management_token?.value ?? ""),
+        bootStarted: Date.now(),
+      });
+    }
+    const replaced = new Set<string>();
+    const event = (ev: BootEvent) => {
+      if (!ev.instead) return say(`${ev.vm}: ${ev.step}`);
+      const key = `${ev.step} → ${ev.instead}`;
+      if (!replaced.has(key)) { replaced.add(key); say(`${ev.vm}: ${ev.step}: ${ev.instead}`); }
+    };
+    say(`booting ${vms.length} VMs`);
+    const boots = await Promise.allSettled(vms.map((v) => v.boot(event).catch((e: unknown) => { say(`${v.vm.name}: boot FAILED: ${e instanceof Error ? e.message : String(e)}`); throw e; })));
+    boots.forEach((b, i) => {
+      if (b.status === "rejected") {
+        const msg = b.reason instanceof Error ? b.reason.message : String(b.reason);
+        checks.push({ name: `${vms[i].site}: ${vms[i].vm.name} boots`, ok: false, ms: Date.now() - started, detail: msg });
+      }
+    });
+    for (const site of underTest) {
+      if (checks.some((c) => !c.ok && c.name.startsWith(`${site.name}: `))) {
+        say(`${site.name}: not checking the cluster: a VM did not boot`);
+        continue;
+      }
+      say(`${site.name}: checking the cluster`);
+      const results = await clusterChecks(site, opts.checkTimeoutMs ?? 120_000);
+      for (const r of results) say(`${r.ok ? "passed" : "FAILED"} ${r.name} (${(r.ms / 1000).toFixed(1)} s): ${r.detail}`);
+      checks.push(...results);
+      if (results.some((r) => !r.ok)) diagnostics.push(...diagnose(site));
+    }
+    const peak = peakMemoryMb(vms);
+    const ok = checks.every((c) => c.ok);
+    if (opts.keep) {
+      const t = teardown;
+      teardown = undefined;
+      return { checks, diagnostics, changes, wallMs: Date.now() - started, peakMemoryMb: peak, ok, teardown: t, vms };
+    }
+    return { checks, diagnostics, changes, wallMs: Date.now() - started, peakMemoryMb: peak, ok, vms };
+  } catch (e) {
+    if (e instanceof HostError || e instanceof PlanError) throw e;
+    throw e;
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+    process.removeListener("exit", onExit);
+    teardown?.();
+  }
+}
+
+/** The closing table: each check, passed or failed, and its time. */
+export function reportTable(report: RehearsalReport): string {
+  const rows = report.checks.map((c) => [c.ok ? "passed" : "FAILED", `${(c.ms / 1000).toFixed(1)} s`, c.name]);
+  const w0 = Math.max(6, ...rows.map((r) => r[0].length));
+  const w1 = Math.max(4, ...rows.map((r) => r[1].length));
+  const lines = [`${"result".padEnd(w0)}  ${"time".padStart(w1)}  check`, ...rows.map((r) => `${r[0].padEnd(w0)}  ${r[1].padStart(w1)}  ${r[2]}`)];
+  if (report.diagnostics.length > 0) lines.push("", "why:", ...report.diagnostics.map((d) => `  ${d}`));
+  lines.push("", `${report.checks.filter((c) => c.ok).length} passed, ${report.checks.filter((c) => !c.ok).length} failed; wall time ${(report.wallMs / 1000).toFixed(0)} s; agents' peak memory ${report.peakMemoryMb} MB`);
+  return lines.join("\n");
+}

@@ -1,0 +1,31 @@
+/**
+ * `npm run deploy -- <stack...>` and `npm run diff -- <stack...>`: `cdktf deploy` and `cdktf diff`
+ * with every other argument passed through, refused before cdktf runs (one line, exit 1) when the
+ * synthesized output came from another deployment file than the one the command reads
+ * (cdktf.json context deploymentConfig, DEPLOYMENT_CONFIG), or from another content of it: what
+ * is deployed is what was synthesized and reviewed (config/source.ts). `CDKTF_BIN` names another
+ * cdktf executable (the tests use a stand-in).
+ */
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { chosenConfig } from "../config/deployment";
+import { outputFolder, synthesizedFromProblem } from "../config/source";
+
+const COMMANDS = ["deploy", "diff"];
+const [command, ...args] = process.argv.slice(2);
+if (!COMMANDS.includes(command)) {
+  process.stderr.write(`deploy.ts: got ${JSON.stringify(command ?? null)}, expected a command: ${COMMANDS.join(" or ")} (npm run deploy -- <stack...>, npm run diff -- <stack...>)\n`);
+  process.exit(2);
+}
+const problem = synthesizedFromProblem(outputFolder(args), chosenConfig());
+if (problem) {
+  process.stderr.write(`${command}: refused: ${problem}\n`);
+  process.exit(1);
+}
+const cdktf = process.env.CDKTF_BIN ?? path.join(__dirname, "..", "node_modules", ".bin", "cdktf");
+const run = spawnSync(cdktf, [command, ...args], { stdio: "inherit", env: { ...process.env, CHECKPOINT_DISABLE: "1" } });
+if (run.error) {
+  process.stderr.write(`${command}: could not run ${cdktf}: ${run.error.message} (npm ci installs it)\n`);
+  process.exit(1);
+}
+process.exit(run.status ?? 1);

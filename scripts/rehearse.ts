@@ -1,0 +1,76 @@
+/**
+ * npm run rehearse -- [--sites primary,backup] [--from DIR] [--keep]
+ * Rehearses the deployment (rehearsal/): without --from, synthesizes the deployment file first
+ * (the one cdktf.json names, or DEPLOYMENT_CONFIG) into a temporary folder. Needs root and the
+ * toolchain (npm run toolchain). Exits non-zero when a check fails.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { HostError } from "../rehearsal/host";
+import { PlanError } from "../rehearsal/plan";
+import { rehearse, reportTable, REHEARSAL_ROOT } from "../rehearsal/run";
+
+const ROOT = path.resolve(__dirname, "..");
+
+function fail(msg: string): never {
+  process.stderr.write(`rehearse: ${msg}\n`);
+  process.exit(2);
+}
+
+/** The toolchain's environment (.toolchain/env), so that terraform and the agents are found. */
+function loadToolchainEnv(): void {
+  const file = path.join(ROOT, ".toolchain", "env");
+  if (!fs.existsSync(file)) fail(".toolchain/env is missing: run npm run toolchain first");
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const m = /^export ([A-Z_]+)="?(.*?)"?(:"\$PATH")?$/.exec(line.trim().replace(/"\s*:\s*"\$PATH"$/, '":"$PATH"'));
+    if (!m) continue;
+    process.env[m[1]] = m[3] ? `${m[2]}:${process.env.PATH}` : m[2];
+  }
+}
+
+function parseArgs(argv: readonly string[]): { sites?: string[]; from?: string; keep: boolean } {
+  const out: { sites?: string[]; from?: string; keep: boolean } = { keep: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--keep") out.keep = true;
+    else if (a === "--sites") out.sites = (argv[++i] ?? fail("--sites needs a comma-separated list, e.g. --sites primary,backup")).split(",").filter(Boolean);
+    else if (a === "--from") out.from = argv[++i] ?? fail("--from needs a synthesized folder, e.g. --from cdktf.out");
+    else fail(`unknown argument ${a}: expected --sites LIST, --from DIR or --keep`);
+  }
+  return out;
+}
+
+function toolchainBinary(name: string): string {
+  const r = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });
+  const p = r.stdout.trim();
+  if (!p) fail(`${name} is not on PATH: run npm run toolchain`);
+  return fs.realpathSync(p);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (process.getuid?.() !== 0) fail("the rehearsal makes network namespaces: run it as root");
+  loadToolchainEnv();
+  let from = args.from;
+  if (!from) {
+    from = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-synth-"));
+    process.stdout.write(`synthesizing into ${from}\n`);
+    const r = spawnSync(process.execPath, ["--import", "tsx", "main.ts"], { cwd: ROOT, env: { ...process.env, CDKTF_OUTDIR: from }, stdio: "inherit" });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+  }
+  const binaries = { consul: toolchainBinary("consul"), nomad: toolchainBinary("nomad") };
+  const report = await rehearse({ from, ...(args.sites ? { sites: args.sites } : {}), keep: args.keep, binaries, out: (l) => process.stdout.write(`${l}\n`) });
+  process.stdout.write(`\n${reportTable(report)}\n`);
+  process.stdout.write(`\nchanged from the rendered files:\n${report.changes.map((c) => `  - ${c}`).join("\n")}\n`);
+  if (args.keep) {
+    process.stdout.write(`\nkept running. Enter a VM: nsenter -t <pid> -m -u -n  (ip netns list | grep rh-; ip netns pids rh-0-<vm>)\nfiles of each VM: ${REHEARSAL_ROOT}/<vm>/upper; logs: ${REHEARSAL_ROOT}/<vm>/logs\ntear down: npm run rehearse -- --teardown is not needed: the next run cleans up, or: for n in $(ip netns list | awk '/^rh-/{print $1}'); do ip netns pids $n | xargs -r kill -9; ip netns del $n; done\n`);
+  }
+  process.exit(report.ok ? 0 : 1);
+}
+
+main().catch((e: unknown) => {
+  if (e instanceof HostError || e instanceof PlanError) fail(e.message);
+  throw e;
+});
