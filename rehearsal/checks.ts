@@ -165,3 +165,37 @@ export function diagnose(site: SiteUnderTest, limit = 12): string[] {
   }
   return lines.slice(0, limit);
 }
+
+/** Check 3: two sites federated over the tunnel (Consul WAN and ACL replication, Nomad regions). */
+export async function federationChecks(primary: SiteUnderTest, secondary: SiteUnderTest, timeoutMs: number): Promise<CheckResult[]> {
+  const p = servers(primary)[0];
+  const b = servers(secondary)[0];
+  const started = Math.max(primary.bootStarted, secondary.bootStarted);
+  const wanNames = [...servers(primary), ...servers(secondary)].map((v) => v.vm.name);
+  const name = (n: string) => `${primary.name} + ${secondary.name}: ${n}`;
+  const results: CheckResult[] = [];
+  results.push(await poll(name(`Consul WAN: the ${wanNames.length} servers of both sites alive, over the tunnel`), started, timeoutMs, async () => {
+    const wan = (json<{ Name: string; Status: number }[]>(await api(p, "consul", "/v1/agent/members?wan=1", { token: primary.consulToken })) ?? []).filter((m) => m.Status === 1).map((m) => m.Name.split(".")[0]);
+    const dcs = json<string[]>(await api(b, "consul", "/v1/catalog/datacenters", { token: primary.consulToken })) ?? [];
+    const lacking = missing(wanNames, wan);
+    return { ok: lacking.length === 0 && dcs.length >= 2, saw: `${wan.length} WAN members alive${lacking.length ? `, missing ${lacking.join(", ")}` : ""}; ${secondary.name} sees datacenters ${dcs.join(", ") || "none"}` };
+  }));
+  results.push(await poll(name(`Consul ACL replication running in ${secondary.name}`), started, timeoutMs, async () => {
+    const r = json<{ Enabled: boolean; Running: boolean; ReplicatedTokenIndex: number; ReplicationType: string; LastError?: string; LastErrorMessage?: string }>(await api(b, "consul", "/v1/acl/replication", { token: primary.consulToken }));
+    const ok = !!r && r.Enabled && r.Running && r.ReplicatedTokenIndex > 0 && r.ReplicationType === "tokens";
+    return { ok, saw: r ? `enabled ${r.Enabled}, running ${r.Running}, type ${r.ReplicationType}, token index ${r.ReplicatedTokenIndex}${r.LastErrorMessage ? `, last error ${r.LastErrorMessage}` : ""}` : "no answer" };
+  }));
+  results.push(await poll(name("Nomad regions federated, ACLs replicated"), started, timeoutMs, async () => {
+    const regions = json<string[]>(await api(p, "nomad", "/v1/regions", { token: primary.nomadToken })) ?? [];
+    const leader = json<string>(await api(p, "nomad", `/v1/status/leader?region=${encodeURIComponent(secondaryRegion(secondary))}`, { token: primary.nomadToken })) ?? "";
+    const self = await api(b, "nomad", "/v1/acl/token/self", { token: primary.nomadToken });
+    return { ok: regions.length >= 2 && leader !== "" && self.code === 200, saw: `regions ${regions.join(", ") || "none"}; ${secondary.name}'s leader through ${primary.name}: ${leader || "none"}; ${primary.name}'s management token in ${secondary.name}: HTTP ${self.code}` };
+  }));
+  return results;
+}
+
+/** A site's Nomad region, as its servers' configuration says. */
+function secondaryRegion(site: SiteUnderTest): string {
+  const text = servers(site)[0].readFile("/etc/nomad.d/nomad.json");
+  return text ? String((JSON.parse(text) as { region?: string }).region ?? site.name) : site.name;
+}

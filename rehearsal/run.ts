@@ -7,8 +7,10 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CheckResult, clusterChecks, diagnose, SiteUnderTest } from "./checks";
+import { CheckResult, clusterChecks, diagnose, federationChecks, poll, SiteUnderTest } from "./checks";
 import { scratchRoot, USER_DATA_OUTPUT, variableValue } from "./evaluate";
+import { adminPeers, declaredGatewayKey, peerKeysFor, replaceKeys } from "./keys";
+import { joinVpn, Operator } from "./operator";
 import { cleanLeftovers, Host, HostError, shOk } from "./host";
 import { addRoutes, buildInternet, buildRouter, DEFAULT_OPERATOR_RANGE, plugVm } from "./network";
 import { PlanError, readSitePlan, SitePlan, StackJson } from "./plan";
@@ -92,12 +94,47 @@ interface Evaluated {
   readonly outputs: Record<string, { value: unknown }>;
 }
 
+/** A WireGuard key pair made with `wg`. */
+function wgKeyPair(): { privateKey: string; publicKey: string } {
+  const privateKey = shOk("wg", ["genkey"]).trim();
+  return { privateKey, publicKey: shOk("wg", ["pubkey"], { input: `${privateKey}\n` }).trim() };
+}
+
+interface Keys {
+  /** Private keys of the sites' gateways, by stack. */
+  readonly gateways: Record<string, string>;
+  /** The rehearsal's operator: the first admin peer of the first rehearsed site. */
+  readonly operator?: { readonly peer: string; readonly privateKey: string };
+}
+
+/** The rehearsal's key pairs, their public keys put in place of the declared ones (keys.ts). */
+function rekey(sites: readonly LoadedSite[], rehearsed: readonly LoadedSite[]): Keys {
+  const map = new Map<string, string>();
+  const gateways: Record<string, string> = {};
+  for (const s of sites) {
+    if (!s.json.variable?.vpn_private_key) continue;
+    const pair = wgKeyPair();
+    gateways[s.stack] = pair.privateKey;
+    const declared = declaredGatewayKey(s.json);
+    if (declared) map.set(declared, pair.publicKey);
+  }
+  const peer = rehearsed.flatMap((s) => adminPeers(s.json).map((p) => ({ ...p, site: s })))[0];
+  let operator: Keys["operator"];
+  if (peer) {
+    const pair = wgKeyPair();
+    for (const k of peerKeysFor(peer.site.json, peer.address)) map.set(k, pair.publicKey);
+    operator = { peer: peer.peer, privateKey: pair.privateKey };
+  }
+  for (const s of sites) replaceKeys(s.json, map);
+  return { gateways, ...(operator ? { operator } : {}) };
+}
+
 /** Applies a site's scratch root with the real Terraform; its outputs (user data included). */
-export function evaluateSite(root: string, site: LoadedSite, states: Record<string, string>): Evaluated {
+export function evaluateSite(root: string, site: LoadedSite, states: Record<string, string>, keys: Keys): Evaluated {
   const dir = path.join(root, "terraform", site.stack);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "main.tf.json"), JSON.stringify(scratchRoot(site.plan, site.json, { remoteStates: states }), null, 2));
-  const vars = Object.fromEntries(Object.keys(site.json.variable ?? {}).map((v) => [`TF_VAR_${v}`, variableValue(site.stack, v, () => shOk("wg", ["genkey"]).trim())]));
+  const vars = Object.fromEntries(Object.keys(site.json.variable ?? {}).map((v) => [`TF_VAR_${v}`, v === "vpn_private_key" && keys.gateways[site.stack] ? keys.gateways[site.stack] : variableValue(site.stack, v, () => wgKeyPair().privateKey)]));
   const env = { ...process.env, ...vars, TF_IN_AUTOMATION: "1", CHECKPOINT_DISABLE: "1" };
   shOk("terraform", [`-chdir=${dir}`, "init", "-input=false", "-no-color"], { env, timeoutMs: 300_000 });
   shOk("terraform", [`-chdir=${dir}`, "apply", "-auto-approve", "-input=false", "-no-color"], { env, timeoutMs: 300_000 });
@@ -137,15 +174,17 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
   process.once("SIGTERM", onSignal);
   process.once("exit", onExit);
   try {
+    const rehearsed = sites.filter((s) => !opts.sites || opts.sites.includes(s.site));
+    const keys = rekey(sites, rehearsed);
+    say(`WireGuard: the rehearsal's own key pairs for ${Object.keys(keys.gateways).length} gateway(s)${keys.operator ? ` and admin peer ${keys.operator.peer}` : ""}, in place of the declared public keys`);
     const states: Record<string, string> = {};
     const evaluated = new Map<string, Evaluated>();
     for (const s of sites) {
       say(`${s.stack}: evaluating the user data with Terraform (tls and random resources applied in a scratch root)`);
-      const e = evaluateSite(root, s, states);
+      const e = evaluateSite(root, s, states, keys);
       states[s.stack] = e.statePath;
       evaluated.set(s.stack, e);
     }
-    const rehearsed = sites.filter((s) => !opts.sites || opts.sites.includes(s.site));
     const adminRule = rehearsed.flatMap((s) => s.plan.groups.flatMap((g) => g.rules)).find((r) => r.direction === "ingress" && r.portMin === 22 && r.remotePrefix && r.remotePrefix !== "0.0.0.0/0");
     const internet = buildInternet(host, adminRule?.remotePrefix ?? DEFAULT_OPERATOR_RANGE);
     const underTest: SiteUnderTest[] = [];
@@ -196,6 +235,38 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
       for (const r of results) say(`${r.ok ? "passed" : "FAILED"} ${r.name} (${(r.ms / 1000).toFixed(1)} s): ${r.detail}`);
       checks.push(...results);
       if (results.some((r) => !r.ok)) diagnostics.push(...diagnose(site));
+    }
+    const timeout = opts.checkTimeoutMs ?? 120_000;
+    if (underTest.length >= 2) {
+      say(`${underTest[0].name} + ${underTest[1].name}: checking the federation`);
+      const results = await federationChecks(underTest[0], underTest[1], timeout);
+      for (const r of results) say(`${r.ok ? "passed" : "FAILED"} ${r.name} (${(r.ms / 1000).toFixed(1)} s): ${r.detail}`);
+      checks.push(...results);
+      if (results.some((r) => !r.ok)) diagnostics.push(...underTest.flatMap((u) => diagnose(u)));
+    }
+    if (keys.operator) {
+      const first = rehearsed[0];
+      const e = evaluated.get(first.stack)!;
+      const op = Operator.create(host, internet);
+      const config = String(e.outputs[`wireguard_${keys.operator.peer}`]?.value ?? "");
+      const started = Date.now();
+      let joined: CheckResult;
+      try {
+        joinVpn(op, keys.operator.peer, config, keys.operator.privateKey);
+        fs.writeFileSync(path.join(op.dir, "ca.pem"), String(e.outputs.ca_certificate?.value ?? ""));
+        const urls = [...(e.outputs.consul_servers?.value as string[] ?? []), ...(e.outputs.nomad_servers?.value as string[] ?? [])];
+        joined = await poll(`${first.site}: operator ${keys.operator.peer} on the VPN (output wireguard_${keys.operator.peer}) reaches every server's API`, started, timeout, async () => {
+          const codes = await Promise.all(urls.map(async (u) => {
+            const r = await op.execAsync(["curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", path.join(op.dir, "ca.pem"), `${u}/v1/status/leader`], { timeoutMs: 10_000 });
+            return `${u} ${r.stdout || "no answer"}`;
+          }));
+          return { ok: codes.every((c) => c.endsWith(" 200")), saw: codes.join("; ") };
+        });
+      } catch (err) {
+        joined = { name: `${first.site}: operator ${keys.operator.peer} joins the VPN`, ok: false, ms: Date.now() - started, detail: (err as Error).message };
+      }
+      say(`${joined.ok ? "passed" : "FAILED"} ${joined.name} (${(joined.ms / 1000).toFixed(1)} s): ${joined.detail}`);
+      checks.push(joined);
     }
     const peak = peakMemoryMb(vms);
     const ok = checks.every((c) => c.ok);
