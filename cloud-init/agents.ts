@@ -148,6 +148,8 @@ export function consulConfig(cluster: ClusterSettings, agent: AgentSettings): Re
     },
     telemetry: { prometheus_retention_time: "60s", disable_hostname: true },
     leave_on_terminate: !agent.server,
+    // The VMs reach no vendor service: no checkpoint calls (the rehearsal saw them try).
+    disable_update_check: true,
   };
 }
 
@@ -206,5 +208,6 @@ export function nomadConfig(cluster: ClusterSettings, agent: AgentSettings): Rec
     },
     telemetry: { prometheus_metrics: true, publish_allocation_metrics: true, publish_node_metrics: true, disable_hostname: true },
     leave_on_terminate: !agent.server,
+    disable_update_check: true,
   };
 }

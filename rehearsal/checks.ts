@@ -148,24 +148,56 @@ export async function clusterChecks(site: SiteUnderTest, timeoutMs: number): Pro
 const LOG_LINE = /\[(ERROR|WARN)\]/;
 
 /**
- * Why a site is not healthy: per VM and agent, the last error or warning the agent logged, and
- * the flows the VM's security groups dropped (source, protocol, port).
+ * Log lines that say nothing about the site: what the rehearsal leaves out on purpose (no
+ * node_exporter installed, so its check is critical) or its namespaces show (no disk stats of
+ * /run/netns).
  */
-export function diagnose(site: SiteUnderTest, limit = 12): string[] {
-  const lines: string[] = [];
+export const REHEARSAL_NOISE: readonly RegExp[] = [/Check is now critical: check=service:node-exporter/, /Check socket connection failed: check=service:node-exporter/, /host_stats: error fetching host disk usage stats/];
+
+/** Words of a log entry that say why an agent cannot reach another or is refused. */
+const TELLING = /join|dial|rpc|refused|timeout|denied|not found|tls|certificate|x509|no route|unreachable/i;
+
+/**
+ * The agent's log entry that best says what is wrong (an entry is a timestamped line and its
+ * continuation lines, joined with " / "): errors and warnings that are not rehearsal noise,
+ * those about reaching or being refused by another agent first, errors before warnings, the
+ * latest of equals.
+ */
+export function telling(log: string): string | undefined {
+  const entries: string[] = [];
+  for (const line of log.split("\n")) {
+    if (/^\s*\d{4}-\d\d-\d\dT/.test(line) || entries.length === 0) entries.push(line.trim());
+    else if (line.trim()) entries[entries.length - 1] += ` / ${line.trim()}`;
+  }
+  const candidates = entries.filter((l) => LOG_LINE.test(l) && !REHEARSAL_NOISE.some((n) => n.test(l)));
+  let best: string | undefined;
+  let bestScore = -1;
+  for (const l of candidates) {
+    const score = (TELLING.test(l) ? 2 : 0) + (l.includes("[ERROR]") ? 1 : 0);
+    if (score >= bestScore) { best = l; bestScore = score; }
+  }
+  return best;
+}
+
+/**
+ * Why a site is not healthy: the flows each VM's security groups dropped (source, protocol,
+ * port), then per VM and agent the line that best says what went wrong, or that it stopped.
+ */
+export function diagnose(site: SiteUnderTest, limit = 40): string[] {
+  const drops: string[] = [];
+  const agents: string[] = [];
   for (const v of site.vms) {
     const dropped = v.exec(["nft", "list", "set", "inet", "port", "dropped"]).stdout;
     const flows = [...dropped.matchAll(/(\d+\.\d+\.\d+\.\d+) \. (tcp|udp) \. (\d+)/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
-    if (flows.length > 0) lines.push(`${v.vm.name}: security groups dropped ${[...new Set(flows)].slice(0, 6).join(", ")}`);
+    if (flows.length > 0) drops.push(`${v.vm.name}: security groups dropped ${[...new Set(flows)].slice(0, 6).join(", ")}`);
     for (const unit of v.units()) {
-      const errors = v.log(unit).split("\n").filter((l) => LOG_LINE.test(l));
-      if (errors.length > 0) lines.push(`${v.vm.name} ${unit}: ${errors[errors.length - 1].trim().slice(0, 300)}`);
-      if (!v.running(unit)) lines.push(`${v.vm.name} ${unit}: not running`);
+      const line = telling(v.log(unit));
+      if (line) agents.push(`${v.vm.name} ${unit}: ${line.trim().slice(0, 300)}`);
+      if (!v.running(unit)) agents.push(`${v.vm.name} ${unit}: not running`);
     }
   }
-  return lines.slice(0, limit);
+  return [...drops, ...agents].slice(0, limit);
 }
-
 /** Check 3: two sites federated over the tunnel (Consul WAN and ACL replication, Nomad regions). */
 export async function federationChecks(primary: SiteUnderTest, secondary: SiteUnderTest, timeoutMs: number): Promise<CheckResult[]> {
   const p = servers(primary)[0];

@@ -44,14 +44,14 @@ export class Operator {
 
 /**
  * Joins the VPN with a `wireguard_<peer>` output: the private key in place of the placeholder,
- * then `wg-quick up` (wireguard-go). The interface is named after the peer.
+ * then `wg-quick up` (wireguard-go), as interface `ifname`.
  */
-export function joinVpn(op: Operator, peer: string, config: string, privateKey: string): void {
-  if (!config.includes(PRIVATE_KEY_PLACEHOLDER)) throw new HostError(`output wireguard_${peer} has no ${PRIVATE_KEY_PLACEHOLDER} placeholder`);
-  const name = peer.replace(/[^A-Za-z0-9_=+.-]/g, "").slice(0, 15) || "wg";
+export function joinVpn(op: Operator, ifname: string, config: string, privateKey: string, output: string): void {
+  if (!config.includes(PRIVATE_KEY_PLACEHOLDER)) throw new HostError(`output ${output} has no ${PRIVATE_KEY_PLACEHOLDER} placeholder`);
+  const name = ifname.replace(/[^A-Za-z0-9_=+.-]/g, "").slice(0, 15) || "wg";
   const file = path.join(op.dir, `${name}.conf`);
   fs.writeFileSync(file, config.replace(PRIVATE_KEY_PLACEHOLDER, privateKey), { mode: 0o600 });
   const log = path.join(op.dir, `wg-quick-${name}.log`);
   const r = op.exec(["sh", "-c", `wg-quick up ${file} >>${log} 2>&1`], { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", WG_QUICK_USERSPACE_IMPLEMENTATION: "wireguard-go" }, timeoutMs: 30_000 });
-  if (r.status !== 0) throw new HostError(`operator: wg-quick up with output wireguard_${peer} failed: ${fs.readFileSync(log, "utf8").trim().split("\n").slice(-3).join(" / ")}`);
+  if (r.status !== 0) throw new HostError(`operator: wg-quick up with output ${output} failed: ${fs.readFileSync(log, "utf8").trim().split("\n").slice(-3).join(" / ")}`);
 }

@@ -7,7 +7,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CheckResult, clusterChecks, diagnose, federationChecks, poll, SiteUnderTest } from "./checks";
+import { api, CheckResult, clusterChecks, diagnose, federationChecks, json, poll, servers, SiteUnderTest } from "./checks";
+import { applyPlatform } from "./platform";
 import { scratchRoot, USER_DATA_OUTPUT, variableValue } from "./evaluate";
 import { adminPeers, declaredGatewayKey, peerKeysFor, replaceKeys } from "./keys";
 import { joinVpn, Operator } from "./operator";
@@ -40,6 +41,8 @@ export interface RehearseOptions {
   readonly checkTimeoutMs?: number;
   /** Progress lines. */
   readonly out: (line: string) => void;
+  /** Apply each site's platform stack from the operator's namespace (check 2). @default true */
+  readonly platform?: boolean;
   /** Changes the stacks' JSON before the rehearsal (for the tests of what a broken stack does). */
   readonly mutate?: (stack: string, json: StackJson) => void;
 }
@@ -63,6 +66,12 @@ interface LoadedSite {
   readonly json: StackJson;
   readonly plan: SitePlan;
   readonly reads: readonly string[];
+}
+
+/** A synthesized stack's JSON, or undefined when the folder has no such stack. */
+function readStack(from: string, stack: string): StackJson | undefined {
+  const file = path.join(from, "stacks", stack, "cdk.tf.json");
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as StackJson) : undefined;
 }
 
 /** The infra stacks of a synthesized folder, in an order where a stack comes after those it reads. */
@@ -237,6 +246,10 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
       if (results.some((r) => !r.ok)) diagnostics.push(...diagnose(site));
     }
     const timeout = opts.checkTimeoutMs ?? 120_000;
+    const report = (r: CheckResult) => {
+      say(`${r.ok ? "passed" : "FAILED"} ${r.name} (${(r.ms / 1000).toFixed(1)} s): ${r.detail}`);
+      checks.push(r);
+    };
     if (underTest.length >= 2) {
       say(`${underTest[0].name} + ${underTest[1].name}: checking the federation`);
       const results = await federationChecks(underTest[0], underTest[1], timeout);
@@ -244,29 +257,49 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
       checks.push(...results);
       if (results.some((r) => !r.ok)) diagnostics.push(...underTest.flatMap((u) => diagnose(u)));
     }
-    if (keys.operator) {
-      const first = rehearsed[0];
-      const e = evaluated.get(first.stack)!;
+    if (keys.operator && checks.every((c) => c.ok)) {
+      const peer = keys.operator.peer;
       const op = Operator.create(host, internet);
-      const config = String(e.outputs[`wireguard_${keys.operator.peer}`]?.value ?? "");
-      const started = Date.now();
-      let joined: CheckResult;
-      try {
-        joinVpn(op, keys.operator.peer, config, keys.operator.privateKey);
-        fs.writeFileSync(path.join(op.dir, "ca.pem"), String(e.outputs.ca_certificate?.value ?? ""));
-        const urls = [...(e.outputs.consul_servers?.value as string[] ?? []), ...(e.outputs.nomad_servers?.value as string[] ?? [])];
-        joined = await poll(`${first.site}: operator ${keys.operator.peer} on the VPN (output wireguard_${keys.operator.peer}) reaches every server's API`, started, timeout, async () => {
-          const codes = await Promise.all(urls.map(async (u) => {
-            const r = await op.execAsync(["curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", path.join(op.dir, "ca.pem"), `${u}/v1/status/leader`], { timeoutMs: 10_000 });
-            return `${u} ${r.stdout || "no answer"}`;
+      const infraStates = Object.fromEntries([...evaluated].map(([stack, e]) => [stack, e.statePath]));
+      for (const [i, s] of rehearsed.entries()) {
+        const e = evaluated.get(s.stack)!;
+        const output = `wireguard_${peer}`;
+        if (!e.outputs[output]) continue;
+        const started = Date.now();
+        let joined: CheckResult;
+        try {
+          joinVpn(op, `wg${i}-${peer}`, String(e.outputs[output].value), keys.operator.privateKey, output);
+          const ca = path.join(op.dir, `${s.site}-ca.pem`);
+          fs.writeFileSync(ca, String(e.outputs.ca_certificate?.value ?? ""));
+          const urls = [...((e.outputs.consul_servers?.value as string[]) ?? []), ...((e.outputs.nomad_servers?.value as string[]) ?? [])];
+          joined = await poll(`${s.site}: operator ${peer} on the VPN (output ${output}) reaches every server's API`, started, timeout, async () => {
+            const codes = await Promise.all(urls.map(async (u) => {
+              const r = await op.execAsync(["curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca, `${u}/v1/status/leader`], { timeoutMs: 10_000 });
+              return `${u} ${r.stdout || "no answer"}`;
+            }));
+            return { ok: codes.every((c) => c.endsWith(" 200")), saw: codes.join("; ") };
+          });
+        } catch (err) {
+          joined = { name: `${s.site}: operator ${peer} joins the VPN with output ${output}`, ok: false, ms: Date.now() - started, detail: (err as Error).message };
+        }
+        report(joined);
+        if (!joined.ok) break;
+        if (opts.platform === false) continue;
+        const platformStack = `${s.site}-platform`;
+        const platformJson = readStack(opts.from, platformStack);
+        if (!platformJson) continue;
+        say(`${platformStack}: terraform apply from the operator's namespace, through ${s.site}'s VPN gateway`);
+        const applied = await applyPlatform(op, root, platformStack, platformJson, infraStates, Date.now());
+        applied.checks.forEach(report);
+        const site = underTest.find((u) => u.name === s.site)!;
+        if (applied.checks.every((c) => c.ok)) {
+          report(await poll(`${platformStack}: its ${applied.jobs.length} jobs registered in Nomad`, Date.now(), timeout, async () => {
+            const listed = (json<{ ID: string }[]>(await api(servers(site)[0], "nomad", "/v1/jobs", { token: site.nomadToken })) ?? []).map((j) => j.ID);
+            const lacking = applied.jobs.filter((j) => !listed.includes(j));
+            return { ok: lacking.length === 0, saw: lacking.length ? `not registered: ${lacking.join(", ")}` : `all ${applied.jobs.length} registered` };
           }));
-          return { ok: codes.every((c) => c.endsWith(" 200")), saw: codes.join("; ") };
-        });
-      } catch (err) {
-        joined = { name: `${first.site}: operator ${keys.operator.peer} joins the VPN`, ok: false, ms: Date.now() - started, detail: (err as Error).message };
+        }
       }
-      say(`${joined.ok ? "passed" : "FAILED"} ${joined.name} (${(joined.ms / 1000).toFixed(1)} s): ${joined.detail}`);
-      checks.push(joined);
     }
     const peak = peakMemoryMb(vms);
     const ok = checks.every((c) => c.ok);

@@ -8,7 +8,7 @@ if [ ! -f .toolchain/env ]; then
 fi
 # shellcheck disable=SC1091
 source .toolchain/env
-for tool in terraform consul nomad promtool amtool haproxy wg wireguard-go cloud-init ip curl openssl; do
+for tool in terraform consul nomad promtool amtool haproxy wg wireguard-go cloud-init ip curl openssl nft nsenter; do
   command -v "$tool" >/dev/null || { echo "test:real: $tool is not on PATH: run npm run toolchain" >&2; exit 1; }
 done
 REAL_TESTS=1 exec npx jest --ci --runInBand "$@"

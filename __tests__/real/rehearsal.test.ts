@@ -1,0 +1,100 @@
+/**
+ * The rehearsal (rehearsal/), run for real: the default deployment synthesized, both sites booted
+ * in network namespaces with the real agents, the checks of the issue. And what a broken stack
+ * does: a rehearsal of something that cannot work fails with the VM, the agent and the log line
+ * or the dropped flow that says why, not with a timeout.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { rehearse, RehearsalReport, reportTable } from "../../rehearsal/run";
+import { StackJson } from "../../rehearsal/plan";
+import { makeTempDir, removeDir, requireRoot, requireTool, ROOT, run, runOk, TOOLCHAIN_BIN } from "./real-helpers";
+
+let out: string;
+const binaries = { consul: path.join(TOOLCHAIN_BIN, "consul"), nomad: path.join(TOOLCHAIN_BIN, "nomad") };
+
+beforeAll(() => {
+  requireRoot("the rehearsal makes network namespaces");
+  for (const t of ["terraform", "consul", "nomad", "wg", "wireguard-go", "nft", "nsenter", "curl"]) requireTool(t);
+  out = makeTempDir("rehearsal-synth-");
+  runOk(process.execPath, ["--import", "tsx", "main.ts"], { env: { CDKTF_OUTDIR: out }, timeoutMs: 300_000 });
+});
+
+afterAll(() => removeDir(out));
+
+function leftNamespaces(): string[] {
+  return run("ip", ["netns", "list"]).stdout.split("\n").filter((l) => l.startsWith("rh-"));
+}
+
+async function rehearsal(opts: { sites?: string[]; mutate?: (stack: string, json: StackJson) => void; checkTimeoutMs?: number }): Promise<RehearsalReport> {
+  const lines: string[] = [];
+  const report = await rehearse({ from: out, binaries, out: (l) => lines.push(l), ...opts });
+  fs.writeFileSync(path.join(ROOT, ".toolchain", `rehearsal-${(opts.sites ?? ["all"]).join("-")}.log`), `${lines.join("\n")}\n\n${reportTable(report)}\n`);
+  return report;
+}
+
+const check = (r: RehearsalReport, pattern: RegExp) => {
+  const c = r.checks.find((x) => pattern.test(x.name));
+  if (!c) throw new Error(`no check matches ${pattern}: ${r.checks.map((x) => x.name).join(" | ")}`);
+  return c;
+};
+
+test("the default deployment's two sites boot, form their clusters, federate over the tunnel, and the operator reaches them through the VPN", async () => {
+  const report = await rehearsal({});
+  const failed = report.checks.filter((c) => !c.ok);
+  expect(failed.map((c) => `${c.name}: ${c.detail}`)).toEqual([]);
+  for (const site of ["primary", "backup"]) {
+    for (const what of [/Consul leader/, /Nomad leader/, /bootstrap/, /every Consul member joined/, /node-exporter/, /every Nomad client ready/]) {
+      expect(check(report, new RegExp(`^${site}: ${what.source}`)).ok).toBe(true);
+    }
+  }
+  expect(check(report, /Consul WAN/).ok).toBe(true);
+  expect(check(report, /ACL replication/).ok).toBe(true);
+  expect(check(report, /Nomad regions federated/).ok).toBe(true);
+  expect(check(report, /operator .* on the VPN/).ok).toBe(true);
+  expect(report.changes.length).toBeGreaterThan(0);
+  expect(leftNamespaces()).toEqual([]);
+});
+
+test("fails when a security group rule is removed from the synthesized JSON (Nomad RPC from the clients): the clients' check names the dropped flow and the client's log line", async () => {
+  let removed = "";
+  const report = await rehearsal({
+    sites: ["primary"],
+    checkTimeoutMs: 30_000,
+    mutate: (stack, json) => {
+      if (stack !== "primary-infra") return;
+      const rules = json.resource!.openstack_networking_secgroup_rule_v2 as Record<string, Record<string, unknown>>;
+      for (const [id, r] of Object.entries(rules)) {
+        if (r.port_range_min === 4647 && String(r.security_group_id).includes("servers_security-group") && String(r.remote_group_id).includes("clients_security-group")) {
+          removed = id;
+          delete rules[id];
+        }
+      }
+    },
+  });
+  expect(removed).not.toBe("");
+  const clients = check(report, /^primary: every Nomad client ready/);
+  expect(clients.ok).toBe(false);
+  expect(check(report, /^primary: Consul leader/).ok).toBe(true);
+  expect(report.diagnostics.join("\n")).toMatch(/fleet-primary-server-\d: security groups dropped 10\.10\.2\.\d+ tcp 4647/);
+  expect(report.diagnostics.join("\n")).toMatch(/fleet-primary-client-\d nomad: .*\[(ERROR|WARN)\]/);
+  expect(leftNamespaces()).toEqual([]);
+});
+
+test("fails when a retry_join names a wrong server address: the members' check names the VM that did not join and its Consul log line", async () => {
+  const report = await rehearsal({
+    sites: ["primary"],
+    checkTimeoutMs: 30_000,
+    mutate: (stack, json) => {
+      if (stack !== "primary-infra") return;
+      const inst = json.resource!.openstack_compute_instance_v2 as Record<string, Record<string, unknown>>;
+      const id = Object.keys(inst).find((k) => String(inst[k].name) === "fleet-primary-bastion-1")!;
+      inst[id].user_data = String(inst[id].user_data).replace(/10\.10\.1\.1[0-2]/g, "10.10.1.99");
+    },
+  });
+  const members = check(report, /^primary: every Consul member joined/);
+  expect(members.ok).toBe(false);
+  expect(members.detail).toMatch(/missing fleet-primary-bastion-1/);
+  expect(report.diagnostics.join("\n")).toMatch(/fleet-primary-bastion-1 consul: .*10\.10\.1\.99/);
+  expect(leftNamespaces()).toEqual([]);
+});
