@@ -153,13 +153,13 @@ describe("the infra outputs status reads (terraform output -json of <site>-infra
 
   test("fails on a stack with no outputs (initialized, never deployed): says so and how to deploy it", () => {
     expect(refusal(() => parseInfraOutputs("lab", "{}"))).toBe(
-      "site lab: lab-infra has no outputs: it has not been deployed (or its state is elsewhere): deploy it with `npx cdktf deploy lab-infra`, then run the status again",
+      "site lab: lab-infra has no outputs: it has not been deployed (or its state is elsewhere): deploy it with `npm run deploy -- lab-infra`, then run the status again",
     );
   });
 
   test("fails on a state written by an earlier version (no cluster_members output): names the output and how to add it", () => {
     expect(refusal(() => parseInfraOutputs("lab", terraformOutput((o) => delete o.cluster_members)))).toBe(
-      "site lab: lab-infra's state has no output cluster_members (deployed by an earlier version of this library?): deploy it with `npx cdktf deploy lab-infra` again to add it",
+      "site lab: lab-infra's state has no output cluster_members (deployed by an earlier version of this library?): deploy it with `npm run deploy -- lab-infra` again to add it",
     );
   });
 
@@ -172,7 +172,7 @@ describe("the infra outputs status reads (terraform output -json of <site>-infra
       })),
     );
     expect(message).toBe(
-      "site lab: lab-infra's outputs are not what this version of the library writes (consul_servers: expected a list of URLs; nomad_management_token: expected a token; cluster_members: nomad_clients: expected a list of { name, node_class }): deploy it with `npx cdktf deploy lab-infra` again",
+      "site lab: lab-infra's outputs are not what this version of the library writes (consul_servers: expected a list of URLs; nomad_management_token: expected a token; cluster_members: nomad_clients: expected a list of { name, node_class }): deploy it with `npm run deploy -- lab-infra` again",
     );
   });
 
@@ -194,14 +194,14 @@ describe("the infra outputs status reads (terraform output -json of <site>-infra
 
   test("fails when nothing was synthesized (no manifest): says to deploy the infra stack", () => {
     expect(refusal(() => infraStackDir("lab", "cdktf.out", undefined))).toBe(
-      "site lab: nothing is synthesized in cdktf.out (no manifest.json): deploy it with `npx cdktf deploy lab-infra` first (it synthesizes the stacks), then run the status again",
+      "site lab: nothing is synthesized in cdktf.out (no manifest.json): deploy it with `npm run deploy -- lab-infra` first (it synthesizes the stacks), then run the status again",
     );
   });
 
   test("fails on a stack folder Terraform was never initialized in: says to deploy, or init against the shared backend", () => {
     const stderr = '\u001b[31m╷\u001b[0m\n\u001b[31m│\u001b[0m \u001b[1m\u001b[31mError: \u001b[0mBackend initialization required, please run "terraform init"\n│ Reason: Initial configuration of the requested backend "local"\n╵\n';
     expect(terraformOutputFailure("lab", "cdktf.out/stacks/lab-infra", stderr).message).toBe(
-      "site lab: lab-infra is not initialized in cdktf.out/stacks/lab-infra: deploy it with `npx cdktf deploy lab-infra`, or, if it was deployed from another working copy to a shared backend, run `terraform -chdir=cdktf.out/stacks/lab-infra init` and run the status again",
+      "site lab: lab-infra is not initialized in cdktf.out/stacks/lab-infra: deploy it with `npm run deploy -- lab-infra`, or, if it was deployed from another working copy to a shared backend, run `terraform -chdir=cdktf.out/stacks/lab-infra init` and run the status again",
     );
   });
 
@@ -440,7 +440,7 @@ describe("npm run status: bad input is one line naming the site and what to do, 
   test("fails when nothing is synthesized", () => {
     const r = status(["lab"], { CDKTF_OUTDIR: path.join(dir, "nothing-here") });
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe(`status: site lab: nothing is synthesized in ${path.join(dir, "nothing-here")} (no manifest.json): deploy it with \`npx cdktf deploy lab-infra\` first (it synthesizes the stacks), then run the status again\n`);
+    expect(r.stderr).toBe(`status: site lab: nothing is synthesized in ${path.join(dir, "nothing-here")} (no manifest.json): deploy it with \`npm run deploy -- lab-infra\` first (it synthesizes the stacks), then run the status again\n`);
   });
 
   test("fails without terraform on PATH: says to install it", () => {

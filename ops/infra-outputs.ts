@@ -59,7 +59,7 @@ export interface InfraOutputs {
 export const infraStackName = (site: string) => `${site}-infra`;
 
 /** How to deploy a site's infra stack: said in errors. */
-const deployHint = (site: string) => `deploy it with \`npx cdktf deploy ${infraStackName(site)}\``;
+const deployHint = (site: string) => `deploy it with \`npm run deploy -- ${infraStackName(site)}\``;
 
 /**
  * The folder of `site`'s infra stack in the synthesized output `outdir`, from its manifest.

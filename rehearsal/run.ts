@@ -68,6 +68,25 @@ interface LoadedSite {
   readonly reads: readonly string[];
 }
 
+/** The repository, where the operator's commands run from. */
+const REPO = path.resolve(__dirname, "..");
+
+/**
+ * `npm run status -- <site>` as an operator runs it on the VPN, against the rehearsed site: its
+ * infra outputs are the scratch state's (a synthesized folder whose manifest points there).
+ */
+async function statusCheck(op: Operator, root: string, from: string, stack: string, site: string): Promise<CheckResult> {
+  const started = Date.now();
+  const outdir = path.join(root, "status-out");
+  fs.mkdirSync(outdir, { recursive: true });
+  const manifest = JSON.parse(fs.readFileSync(path.join(from, "manifest.json"), "utf8")) as { stacks: Record<string, { workingDirectory?: string }> };
+  manifest.stacks[stack] = { ...manifest.stacks[stack], workingDirectory: path.join("..", "terraform", stack) };
+  fs.writeFileSync(path.join(outdir, "manifest.json"), JSON.stringify(manifest));
+  const r = await op.execAsync(["sh", "-c", `cd ${REPO} && exec node --import tsx scripts/status.ts ${site}`], { env: { ...process.env, CDKTF_OUTDIR: outdir }, timeoutMs: 120_000 });
+  const lines = r.stdout.trim().split("\n");
+  return { name: `${site}: npm run status -- ${site}, from the operator's VPN address, says ready`, ok: r.status === 0, ms: Date.now() - started, detail: r.status === 0 ? lines.at(-1) ?? "" : [...lines.filter((l) => l.startsWith("failed")), r.stderr.trim()].filter(Boolean).join(" / ") };
+}
+
 /** A synthesized stack's JSON, or undefined when the folder has no such stack. */
 function readStack(from: string, stack: string): StackJson | undefined {
   const file = path.join(from, "stacks", stack, "cdk.tf.json");
@@ -284,6 +303,7 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
         }
         report(joined);
         if (!joined.ok) break;
+        report(await statusCheck(op, root, opts.from, s.stack, s.site));
         if (opts.platform === false) continue;
         const platformStack = `${s.site}-platform`;
         const platformJson = readStack(opts.from, platformStack);

@@ -308,7 +308,7 @@ d("npm run status against real Consul and Nomad agents standing for every VM of 
     expect({ exit: r.result.status, stdout: r.result.stdout, stderr: r.result.stderr }).toEqual({
       exit: 2,
       stdout: "",
-      stderr: `status: site lab: lab-infra is not initialized in ${stackDir()}: deploy it with \`npx cdktf deploy lab-infra\`, or, if it was deployed from another working copy to a shared backend, run \`terraform -chdir=${stackDir()} init\` and run the status again\n`,
+      stderr: `status: site lab: lab-infra is not initialized in ${stackDir()}: deploy it with \`npm run deploy -- lab-infra\`, or, if it was deployed from another working copy to a shared backend, run \`terraform -chdir=${stackDir()} init\` and run the status again\n`,
     });
   });
 
@@ -319,7 +319,7 @@ d("npm run status against real Consul and Nomad agents standing for every VM of 
     expect({ exit: r.result.status, stdout: r.result.stdout, stderr: r.result.stderr }).toEqual({
       exit: 2,
       stdout: "",
-      stderr: "status: site lab: lab-infra has no outputs: it has not been deployed (or its state is elsewhere): deploy it with `npx cdktf deploy lab-infra`, then run the status again\n",
+      stderr: "status: site lab: lab-infra has no outputs: it has not been deployed (or its state is elsewhere): deploy it with `npm run deploy -- lab-infra`, then run the status again\n",
     });
   });
 
