@@ -205,6 +205,13 @@ export function nomadConfig(cluster: ClusterSettings, agent: AgentSettings): Rec
       ca_file: tls.ca_file,
       grpc_ca_file: tls.ca_file,
       token: agent.nomadConsulToken,
+      // Clients join their site's servers by their fixed addresses (server_join), never through
+      // Consul: its discovery also answers from the federated datacenter, and the rehearsal saw
+      // clients of one site latch onto the other site's servers while their local lookup was
+      // still refused (before the bootstrap had created Nomad's Consul token). Servers keep
+      // Consul's discovery: it is what federates the regions once the tunnel is up (their
+      // retry_join stops at the first server it reaches, the local ones).
+      ...(agent.server ? {} : { client_auto_join: false }),
     },
     telemetry: { prometheus_metrics: true, publish_allocation_metrics: true, publish_node_metrics: true, disable_hostname: true },
     leave_on_terminate: !agent.server,

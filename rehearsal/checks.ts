@@ -31,13 +31,13 @@ interface ApiAnswer {
 const TLS = "/etc/platform/tls";
 
 /** Asks a VM's local agent: Consul on 8501, Nomad on 4646, over HTTPS with the VM's own files. */
-export async function api(vm: RehearsalVm, agent: "consul" | "nomad", p: string, opts: { token?: string; method?: string; body?: string } = {}): Promise<ApiAnswer> {
+export async function api(vm: RehearsalVm, agent: "consul" | "nomad", p: string, opts: { token?: string; method?: string; body?: string; seconds?: number } = {}): Promise<ApiAnswer> {
   const url = agent === "consul" ? `https://127.0.0.1:8501${p}` : `https://127.0.0.1:4646${p}`;
   const header = agent === "consul" ? "X-Consul-Token" : "X-Nomad-Token";
   const r = await vm.execAsync([
-    "curl", "-sS", "-m", "5", "-o", "-", "-w", "\n%{http_code}", "--cacert", `${TLS}/ca.pem`, "--cert", `${TLS}/agent.pem`, "--key", `${TLS}/agent-key.pem`,
+    "curl", "-sS", "-m", String(opts.seconds ?? 5), "-o", "-", "-w", "\n%{http_code}", "--cacert", `${TLS}/ca.pem`, "--cert", `${TLS}/agent.pem`, "--key", `${TLS}/agent-key.pem`,
     "-X", opts.method ?? "GET", ...(opts.token ? ["-H", `${header}: ${opts.token}`] : []), ...(opts.body !== undefined ? ["--data-binary", opts.body] : []), url,
-  ], { timeoutMs: 10_000 });
+  ], { timeoutMs: ((opts.seconds ?? 5) + 5) * 1000 });
   const out = r.stdout.trimEnd();
   const nl = out.lastIndexOf("\n");
   const code = Number(out.slice(nl + 1));

@@ -105,3 +105,15 @@ export function plugVm(net: SiteNetwork, plan: SitePlan, vm: Vm, ns: Netns, inde
   ns.ip("route", "add", "default", "via", vm.port.subnet.gateway);
   ns.execOk(["nft", "-f", "-"], { input: portRuleset(plan, vm) });
 }
+
+/**
+ * Cuts the sites' tunnel where a real cut happens, between the gateways: the internet's bridge
+ * drops the site-to-site WireGuard port (both directions); `restore` removes that rule.
+ */
+export function tunnelCut(internet: Internet, port: number): { what: string; cut(): void; restore(): void } {
+  return {
+    what: `UDP ${port} dropped between the sites' routers`,
+    cut: () => { internet.ns.execOk(["nft", "-f", "-"], { input: `table bridge cut {\n  chain forward { type filter hook forward priority 0; udp dport ${port} drop; udp sport ${port} drop; }\n}\n` }); },
+    restore: () => { internet.ns.execOk(["nft", "delete", "table", "bridge", "cut"]); },
+  };
+}

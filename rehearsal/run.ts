@@ -13,7 +13,8 @@ import { scratchRoot, USER_DATA_OUTPUT, variableValue } from "./evaluate";
 import { adminPeers, declaredGatewayKey, peerKeysFor, replaceKeys } from "./keys";
 import { joinVpn, Operator } from "./operator";
 import { cleanLeftovers, Host, HostError, shOk } from "./host";
-import { addRoutes, buildInternet, buildRouter, DEFAULT_OPERATOR_RANGE, plugVm } from "./network";
+import { faultChecks } from "./faults";
+import { addRoutes, buildInternet, buildRouter, DEFAULT_OPERATOR_RANGE, plugVm, tunnelCut } from "./network";
 import { PlanError, readSitePlan, SitePlan, StackJson } from "./plan";
 import { BootEvent, RehearsalVm } from "./vm";
 
@@ -43,6 +44,8 @@ export interface RehearseOptions {
   readonly out: (line: string) => void;
   /** Apply each site's platform stack from the operator's namespace (check 2). @default true */
   readonly platform?: boolean;
+  /** Run the fault checks (check 4) once everything else passed. @default true */
+  readonly faults?: boolean;
   /** Changes the stacks' JSON before the rehearsal (for the tests of what a broken stack does). */
   readonly mutate?: (stack: string, json: StackJson) => void;
 }
@@ -66,6 +69,14 @@ interface LoadedSite {
   readonly json: StackJson;
   readonly plan: SitePlan;
   readonly reads: readonly string[];
+}
+
+/** The UDP port of the site-to-site tunnel: the ListenPort of the gateway's wg1 configuration. */
+function siteToSitePort(site: SiteUnderTest): number | undefined {
+  const gw = site.vms.find((v) => v.vm.role === "vpn");
+  const conf = gw?.readFile("/etc/wireguard/wg1.conf");
+  const m = conf ? /ListenPort = (\d+)/.exec(conf) : null;
+  return m ? Number(m[1]) : undefined;
 }
 
 /** The repository, where the operator's commands run from. */
@@ -322,6 +333,12 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
       }
     }
     const peak = peakMemoryMb(vms);
+    if (opts.faults !== false && checks.every((c) => c.ok)) {
+      const [site, other] = underTest;
+      const port = siteToSitePort(site);
+      say(`${site.name}: faults`);
+      for (const r of await faultChecks(site, other, other && port ? tunnelCut(internet, port) : undefined, timeout)) report(r);
+    }
     const ok = checks.every((c) => c.ok);
     if (opts.keep) {
       const t = teardown;

@@ -39,7 +39,7 @@ const check = (r: RehearsalReport, pattern: RegExp) => {
   return c;
 };
 
-test("the default deployment's two sites boot, form their clusters, federate over the tunnel, and the operator reaches them through the VPN", async () => {
+test("the default deployment's two sites boot, form their clusters, federate over the tunnel, take their platform stacks from the operator on the VPN, and survive the faults", async () => {
   const report = await rehearsal({});
   const failed = report.checks.filter((c) => !c.ok);
   expect(failed.map((c) => `${c.name}: ${c.detail}`)).toEqual([]);
@@ -51,12 +51,21 @@ test("the default deployment's two sites boot, form their clusters, federate ove
   expect(check(report, /Consul WAN/).ok).toBe(true);
   expect(check(report, /ACL replication/).ok).toBe(true);
   expect(check(report, /Nomad regions federated/).ok).toBe(true);
-  expect(check(report, /operator .* on the VPN/).ok).toBe(true);
+  for (const site of ["primary", "backup"]) {
+    expect(check(report, new RegExp(`^${site}: operator .* on the VPN`)).ok).toBe(true);
+    expect(check(report, new RegExp(`^${site}: npm run status -- ${site}`)).ok).toBe(true);
+    expect(check(report, new RegExp(`^${site}-platform: applies with the real providers`)).ok).toBe(true);
+    expect(check(report, new RegExp(`^${site}-platform: a second plan is empty`)).ok).toBe(true);
+    expect(check(report, new RegExp(`^${site}-platform: its \\d+ jobs registered`)).ok).toBe(true);
+  }
+  for (const fault of [/leaders killed/, /killed agents restarted/, /servers killed: writes refused/, /one server restarted/, /last server restarted/, /tunnel cut/, /tunnel back/]) {
+    expect(check(report, new RegExp(`^primary: fault: ${fault.source}`)).ok).toBe(true);
+  }
   expect(report.changes.length).toBeGreaterThan(0);
   expect(leftNamespaces()).toEqual([]);
 });
 
-test("fails when a security group rule is removed from the synthesized JSON (Nomad RPC from the clients): the clients' check names the dropped flow and the client's log line", async () => {
+test("fails when a security group rule is removed from the synthesized JSON (Nomad RPC from the clients), and when a retry_join names a wrong server address: each failed check names the VM, the agent and the log line or the dropped flow", async () => {
   let removed = "";
   const report = await rehearsal({
     sites: ["primary"],
@@ -70,31 +79,24 @@ test("fails when a security group rule is removed from the synthesized JSON (Nom
           delete rules[id];
         }
       }
-    },
-  });
-  expect(removed).not.toBe("");
-  const clients = check(report, /^primary: every Nomad client ready/);
-  expect(clients.ok).toBe(false);
-  expect(check(report, /^primary: Consul leader/).ok).toBe(true);
-  expect(report.diagnostics.join("\n")).toMatch(/fleet-primary-server-\d: security groups dropped 10\.10\.2\.\d+ tcp 4647/);
-  expect(report.diagnostics.join("\n")).toMatch(/fleet-primary-client-\d nomad: .*\[(ERROR|WARN)\]/);
-  expect(leftNamespaces()).toEqual([]);
-});
-
-test("fails when a retry_join names a wrong server address: the members' check names the VM that did not join and its Consul log line", async () => {
-  const report = await rehearsal({
-    sites: ["primary"],
-    checkTimeoutMs: 30_000,
-    mutate: (stack, json) => {
-      if (stack !== "primary-infra") return;
       const inst = json.resource!.openstack_compute_instance_v2 as Record<string, Record<string, unknown>>;
       const id = Object.keys(inst).find((k) => String(inst[k].name) === "fleet-primary-bastion-1")!;
       inst[id].user_data = String(inst[id].user_data).replace(/10\.10\.1\.1[0-2]/g, "10.10.1.99");
     },
   });
+  expect(removed).not.toBe("");
+  expect(check(report, /^primary: Consul leader/).ok).toBe(true);
+  const why = report.diagnostics.join("\n");
+  // The removed rule: the clients never register with the servers.
+  expect(check(report, /^primary: every Nomad client ready/).ok).toBe(false);
+  expect(why).toMatch(/fleet-primary-server-\d: security groups dropped 10\.10\.2\.\d+ tcp 4647/);
+  expect(why).toMatch(/fleet-primary-client-\d nomad: .*\[(ERROR|WARN)\].*4647/);
+  // The wrong address: the bastion never joins, and its Consul says where it tried.
   const members = check(report, /^primary: every Consul member joined/);
   expect(members.ok).toBe(false);
   expect(members.detail).toMatch(/missing fleet-primary-bastion-1/);
-  expect(report.diagnostics.join("\n")).toMatch(/fleet-primary-bastion-1 consul: .*10\.10\.1\.99/);
+  expect(why).toMatch(/fleet-primary-bastion-1 consul: .*10\.10\.1\.99/);
+  // What fails is not run further: no platform apply, no faults.
+  expect(report.checks.some((c) => /platform|fault/.test(c.name))).toBe(false);
   expect(leftNamespaces()).toEqual([]);
 });
