@@ -231,6 +231,11 @@ export class RehearsalVm {
     return !!a && a.child.exitCode === null && a.child.signalCode === null;
   }
 
+  /** The command that enters the VM (its network, mount and UTS namespaces) as root. */
+  enterCommand(): string {
+    return `nsenter -t ${this.holderPid} -m -u -n`;
+  }
+
   /** The pids of the agents the VM runs. */
   pids(): number[] {
     return [...this.agents.values()].flatMap((a) => (a.child.pid && a.child.exitCode === null ? [a.child.pid] : []));

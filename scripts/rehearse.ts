@@ -65,7 +65,17 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${reportTable(report)}\n`);
   process.stdout.write(`\nchanged from the rendered files:\n${report.changes.map((c) => `  - ${c}`).join("\n")}\n`);
   if (args.keep) {
-    process.stdout.write(`\nkept running. Enter a VM: nsenter -t <pid> -m -u -n  (ip netns list | grep rh-; ip netns pids rh-0-<vm>)\nfiles of each VM: ${REHEARSAL_ROOT}/<vm>/upper; logs: ${REHEARSAL_ROOT}/<vm>/logs\ntear down: npm run rehearse -- --teardown is not needed: the next run cleans up, or: for n in $(ip netns list | awk '/^rh-/{print $1}'); do ip netns pids $n | xargs -r kill -9; ip netns del $n; done\n`);
+    const enter = report.vms.map((v) => `  ${v.vm.name.padEnd(28)} ${v.enterCommand()}`).join("\n");
+    process.stdout.write(
+      `\nkept running. Enter a VM (as root):\n${enter}\n` +
+        `its files: ${REHEARSAL_ROOT}/<vm>/upper, its agents' logs: ${REHEARSAL_ROOT}/<vm>/logs\n` +
+        `tear it down: press Ctrl-C here (or run npm run rehearse again: it starts by removing what a previous run left)\n`,
+    );
+    const stop = () => { report.teardown?.(); process.exit(report.ok ? 0 : 1); };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    setInterval(() => undefined, 1 << 30); // keeps the process (and so the rehearsal) alive until a signal
+    return;
   }
   process.exit(report.ok ? 0 : 1);
 }
