@@ -14,6 +14,7 @@ import { portRuleset } from "../rehearsal/firewall";
 import { adminPeers, declaredGatewayKey, peerKeysFor, replaceKeys } from "../rehearsal/keys";
 import { groupMembers, PlanError, readSitePlan, refName, StackJson } from "../rehearsal/plan";
 import { telling } from "../rehearsal/checks";
+import { acquireLock } from "../rehearsal/host";
 import { reportTable } from "../rehearsal/run";
 import { defaultDeployment } from "./helpers";
 
@@ -59,6 +60,22 @@ describe("the plan of a site", () => {
     expect(() => refName("${openstack_networking_port_v2.x.id}", "openstack_networking_subnet_v2", "port y fixed_ip.subnet_id")).toThrow(
       new PlanError('port y fixed_ip.subnet_id: expected a reference to a openstack_networking_subnet_v2, got "${openstack_networking_port_v2.x.id}"'),
     );
+  });
+
+  test.each([
+    ["protocol", "gre-ish", /protocol is "gre-ish", expected tcp, udp, icmp or a protocol number$/],
+    ["remote_ip_prefix", "10.0.0.0/33", /remote_ip_prefix is "10\.0\.0\.0\/33", expected an address range such as 10\.10\.1\.0\/24$/],
+    ["port_range_min", "${var.port}", /port_range_min is "\$\{var\.port\}", expected a port number$/],
+  ])("fails for a rule whose %s it cannot read (it would widen the rule), naming the rule", (field, value, message) => {
+    const j = JSON.parse(JSON.stringify(primary)) as StackJson;
+    Object.values(j.resource!.openstack_networking_secgroup_rule_v2)[0][field] = value;
+    expect(() => readSitePlan("primary-infra", j, 1)).toThrow(message);
+  });
+
+  test("fails for a VM name that is not a hostname, naming the instance", () => {
+    const j = JSON.parse(JSON.stringify(primary)) as StackJson;
+    Object.values(j.resource!.openstack_compute_instance_v2)[0].name = "a;rm -rf";
+    expect(() => readSitePlan("primary-infra", j, 1)).toThrow(/instance .+: name "a;rm -rf" is not a hostname/);
   });
 
   test("fails for a port with two fixed IPs, naming the port", () => {
@@ -180,6 +197,21 @@ describe("the boot steps", () => {
 
   test("fails for a unit whose command line needs a shell's quoting", () => {
     expect(() => parseUnit("x", "[Service]\nExecStart=/bin/sh -c 'echo hi'\n")).toThrow(/ExecStart .*: the rehearsal starts plain command lines only/);
+  });
+});
+
+describe("one rehearsal at a time", () => {
+  test("GIVEN a lock held by a live process WHEN taken THEN it fails naming that process; a lock whose process is gone is taken over", () => {
+    const dir = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "lock-"));
+    const file = path.join(dir, "rehearsal.lock");
+    fs.writeFileSync(file, "1"); // pid 1 is always alive
+    expect(() => acquireLock(file)).toThrow(`another rehearsal is running (pid 1, lock ${file}): wait for it to end, or end it`);
+    fs.writeFileSync(file, "999999999");
+    const release = acquireLock(file);
+    expect(fs.readFileSync(file, "utf8")).toBe(String(process.pid));
+    release();
+    expect(fs.existsSync(file)).toBe(false);
+    fs.rmSync(dir, { recursive: true });
   });
 });
 

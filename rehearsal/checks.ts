@@ -88,6 +88,45 @@ function missing(expected: readonly string[], seen: readonly string[]): string[]
   return expected.filter((e) => !seen.includes(e));
 }
 
+/**
+ * A server absent at the first boot (the design: every server of the first boot takes part in
+ * it, `bootstrap_expect` is their count): after `waitMs`, the servers that are there answer and
+ * have no leader, in Consul nor in Nomad; nothing is bootstrapped without the absent ones. The
+ * site is expected to form, and bootstrap, once they boot (the cluster checks that follow).
+ */
+export async function absentServersCheck(site: SiteUnderTest, absent: readonly RehearsalVm[], waitMs: number): Promise<CheckResult> {
+  const started = Date.now();
+  await new Promise((r) => setTimeout(r, waitMs));
+  const present = servers(site).filter((v) => !absent.includes(v));
+  const views = await Promise.all(present.map(async (v) => {
+    const c = await api(v, "consul", "/v1/status/leader");
+    const n = await api(v, "nomad", "/v1/status/leader");
+    const consulNone = c.code === 200 && json<string>(c) === "";
+    const nomadNone = (n.code === 200 && json<string>(n) === "") || (n.code === 500 && /no cluster leader/i.test(n.body));
+    return { v, ok: consulNone && nomadNone, saw: `${v.vm.name}: Consul ${c.code === 200 ? `leader "${json<string>(c) ?? ""}"` : `HTTP ${c.code}`}, Nomad ${n.code === 200 ? `leader "${json<string>(n) ?? ""}"` : `HTTP ${n.code} ${n.body.trim().slice(0, 60)}`}` };
+  }));
+  const ok = present.length > 0 && views.every((x) => x.ok);
+  return {
+    name: `${site.name}: without ${absent.map((a) => a.vm.name).join(", ")} at the first boot, the other servers answer and elect no leader (bootstrap_expect ${servers(site).length})`,
+    ok,
+    ms: Date.now() - started,
+    detail: views.map((x) => x.saw).join("; "),
+  };
+}
+
+/**
+ * When a site's servers first had a leader, from the agents' own logs ("cluster leadership
+ * acquired", logged by the server that won): the polls only look after the boots, so the logs
+ * date the election. Undefined when no server logged it.
+ */
+export function leaderAt(site: SiteUnderTest, agent: "consul" | "nomad"): number | undefined {
+  const times = servers(site).flatMap((v) => {
+    const m = /(\d{4}-\d\d-\d\dT[\d:.]+Z) \[INFO\] +(?:agent\.server|nomad): cluster leadership acquired/.exec(v.log(agent));
+    return m ? [Date.parse(m[1])] : [];
+  });
+  return times.length > 0 ? Math.min(...times) : undefined;
+}
+
 /** The checks of one site's cluster (check 1 of the rehearsal). */
 export async function clusterChecks(site: SiteUnderTest, timeoutMs: number): Promise<CheckResult[]> {
   const srv = servers(site);
@@ -103,11 +142,13 @@ export async function clusterChecks(site: SiteUnderTest, timeoutMs: number): Pro
     const ok = answers.every((a) => a.leader !== "" && a.peers.length === srv.length) && leaders.size === 1;
     return { ok, saw: answers.map((a) => `${a.v.vm.name}: leader ${a.leader || "none"}, ${a.peers.length} peers`).join("; ") };
   });
+  datedByLogs(results, site, "consul");
   await check(`Nomad leader elected by the ${srv.length} servers`, async () => {
     const answers = await Promise.all(srv.map(async (v) => ({ v, leader: json<string>(await api(v, "nomad", "/v1/status/leader")) ?? "", peers: json<string[]>(await api(v, "nomad", "/v1/status/peers")) ?? [] })));
     const ok = answers.every((a) => a.leader !== "" && a.peers.length === srv.length) && new Set(answers.map((a) => a.leader)).size === 1;
     return { ok, saw: answers.map((a) => `${a.v.vm.name}: leader ${a.leader || "none"}, ${a.peers.length} peers`).join("; ") };
   });
+  datedByLogs(results, site, "nomad");
   await check("bootstrap: ACL policies and tokens created, anonymous writes refused", async () => {
     const policies = (json<{ Name: string }[]>(await api(first, "consul", "/v1/acl/policies", { token: site.consulToken })) ?? []).map((p) => p.Name);
     const want = ["consul-agents", "nomad-agents", "dns-lookups"];
@@ -143,6 +184,13 @@ export async function clusterChecks(site: SiteUnderTest, timeoutMs: number): Pro
     return { ok: wrong.length === 0, saw: wrong.length ? wrong.join("; ") : `${clients.length} ready (${[...new Set(clients.map((c) => c.nodeClass))].join(", ")})` };
   });
   return results;
+}
+
+/** The last check, when it passed, timed by the agents' logs (the election's own time). */
+function datedByLogs(results: CheckResult[], site: SiteUnderTest, agent: "consul" | "nomad"): void {
+  const last = results[results.length - 1];
+  const at = leaderAt(site, agent);
+  if (last.ok && at !== undefined) results[results.length - 1] = { ...last, ms: Math.max(0, at - site.bootStarted), detail: `${last.detail} (elected ${((at - site.bootStarted) / 1000).toFixed(1)} s after the boot started, by the winner's log)` };
 }
 
 const LOG_LINE = /\[(ERROR|WARN)\]/;

@@ -56,11 +56,12 @@ async function healthy(site: SiteUnderTest, expectServers: number): Promise<{ ok
   const views = await Promise.all(alive.map(async (v) => ({
     v,
     consul: (json<string[]>(await api(v, "consul", "/v1/status/peers")) ?? []).length,
+    nomad: (json<string[]>(await api(v, "nomad", "/v1/status/peers")) ?? []).length,
     consulLeader: json<string>(await api(v, "consul", "/v1/status/leader")) ?? "",
     nomadLeader: json<string>(await api(v, "nomad", "/v1/status/leader")) ?? "",
   })));
-  const ok = views.length > 0 && views.every((x) => x.consulLeader !== "" && x.nomadLeader !== "" && x.consul === expectServers);
-  return { ok, saw: views.map((x) => `${x.v.vm.name}: Consul leader ${x.consulLeader || "none"} (${x.consul} peers), Nomad leader ${x.nomadLeader || "none"}`).join("; ") };
+  const ok = views.length === servers(site).length && views.every((x) => x.consulLeader !== "" && x.nomadLeader !== "" && x.consul === expectServers && x.nomad === expectServers);
+  return { ok, saw: views.map((x) => `${x.v.vm.name}: Consul leader ${x.consulLeader || "none"} (${x.consul} peers), Nomad leader ${x.nomadLeader || "none"} (${x.nomad} peers)`).join("; ") };
 }
 
 /** The faults on one site (and the tunnel between two). */
@@ -101,10 +102,12 @@ export async function faultChecks(site: SiteUnderTest, other: SiteUnderTest | un
   const restarted1 = Date.now();
   await consulLeader.start("consul");
   await nomadLeader.start("nomad");
-  results.push(await poll(name(`the killed agents restarted: ${n} Consul peers and both leaders again`), restarted1, timeoutMs, () => healthy(site, n)));
+  results.push(await poll(name(`the killed agents restarted: ${n} peers in Consul and in Nomad, both leaders`), restarted1, timeoutMs, () => healthy(site, n)));
 
   // 2. A quorum lost, then regained.
-  const [survivor, ...gone] = [srv[0], srv[1], srv[2]].slice(0, 3);
+  // A majority killed: floor(n/2)+1 of n (2 of 3, 3 of 5), the survivor is the first server.
+  const [survivor, ...others] = srv;
+  const gone = others.slice(0, Math.floor(n / 2) + 1);
   const w2 = await write(survivor, site, "before-quorum-loss");
   const before2 = await snapshot(survivor, site);
   for (const v of gone) { await v.stop("consul", "SIGKILL"); await v.stop("nomad", "SIGKILL"); }
@@ -116,15 +119,15 @@ export async function faultChecks(site: SiteUnderTest, other: SiteUnderTest | un
   const back = Date.now();
   await gone[0].start("consul");
   await gone[0].start("nomad");
-  results.push(await poll(name(`one server restarted (${gone[0].vm.name}): writes work again, nothing lost`), back, timeoutMs, async () => {
-    const w = await write(survivor, site, "before-quorum-loss");
-    if (w.error) return { ok: false, saw: w.error.slice(0, 200) };
+  results.push(await poll(name(`${gone.length - 1 > 0 ? `${gone.length - 1} of ${gone.length}` : "the"} killed server${gone.length > 2 ? "s" : ""} restarted (${gone.slice(0, 1).map((g) => g.vm.name).join(", ")}): nothing lost, writes work again`), back, timeoutMs, async () => {
+    // What was written before the loss is read back first; only then is a new mark written.
     const diff = same(before2, await snapshot(survivor, site));
-    return { ok: !diff && !w2.error, saw: diff ? `changed: ${diff}` : `written and read back; ${before2.tokens} tokens, ${before2.jobs} jobs` };
+    if (diff) return { ok: false, saw: `changed or not readable yet: ${diff}` };
+    const w = await write(survivor, site, "after-quorum-loss");
+    return { ok: !w.error && !w2.error, saw: w.error ? w.error.slice(0, 200) : `read back as written before, then written; ${before2.tokens} tokens, ${before2.jobs} jobs` };
   }));
-  await gone[1].start("consul");
-  await gone[1].start("nomad");
-  results.push(await poll(name(`the last server restarted (${gone[1].vm.name}): ${n} peers`), Date.now(), timeoutMs, () => healthy(site, n)));
+  for (const g of gone.slice(1)) { await g.start("consul"); await g.start("nomad"); }
+  results.push(await poll(name(`every server back (${gone.slice(1).map((g) => g.vm.name).join(", ")} restarted): ${n} peers in Consul and in Nomad`), Date.now(), timeoutMs, () => healthy(site, n)));
 
   // 3. The tunnel cut.
   if (other && tunnel) {

@@ -63,6 +63,28 @@ export function shOk(cmd: string, args: readonly string[], opts: { input?: strin
   return r.stdout;
 }
 
+/**
+ * One rehearsal at a time on a machine: the namespaces are named alike and a new run removes
+ * what a previous one left. Takes the lock file (holding this process's pid), or throws naming
+ * the live process that holds it; a lock whose process is gone is taken over. Returns the release.
+ */
+export function acquireLock(file: string): () => void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: "wx" });
+      return () => { try { if (fs.readFileSync(file, "utf8") === String(process.pid)) fs.rmSync(file); } catch { /* gone */ } };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const pid = Number(fs.readFileSync(file, "utf8"));
+      let alive = false;
+      try { process.kill(pid, 0); alive = pid > 0 && pid !== process.pid; } catch { alive = false; }
+      if (alive) throw new HostError(`another rehearsal is running (pid ${pid}, lock ${file}): wait for it to end, or end it`);
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new HostError(`cannot take the rehearsal lock ${file}`);
+}
+
 /** The namespaces a previous run left, and their processes, ended; its folder removed. */
 export function cleanLeftovers(root: string): string[] {
   const names = sh("ip", ["netns", "list"]).stdout.split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith(NS_PREFIX));

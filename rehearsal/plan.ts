@@ -193,9 +193,11 @@ export function readSitePlan(stack: string, json: StackJson, publicBase: number)
     if (!port) throw new PlanError(`${where}: its port ${portId} is not in the stack`);
     const fipId = fipOfPort.get(portId);
     const metadata = (inst.metadata ?? {}) as Record<string, string>;
+    const name = str(inst.name, `${where} name`);
+    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) throw new PlanError(`${where}: name ${JSON.stringify(name)} is not a hostname (lowercase letters, digits and -)`);
     vms.push({
       id,
-      name: str(inst.name, `${where} name`),
+      name,
       role: metadata.role ?? "vm",
       port,
       dataVolume: resources(json, "openstack_compute_volume_attach_v2").some(([, v]) => typeof v.instance_id === "string" && v.instance_id.includes(`.${id}.`)) || list(inst.block_device).length > 0,
@@ -204,6 +206,10 @@ export function readSitePlan(stack: string, json: StackJson, publicBase: number)
   }
   const rules = resources(json, "openstack_networking_secgroup_rule_v2").map(([id, r]): Rule => {
     const where = `${stack} rule ${id}`;
+    // A field the rehearsal cannot read would widen the rule to "any": refuse it instead.
+    for (const k of ["port_range_min", "port_range_max"]) if (r[k] !== undefined && !Number.isInteger(r[k])) throw new PlanError(`${where}: ${k} is ${JSON.stringify(r[k])}, expected a port number`);
+    if (r.protocol !== undefined && (typeof r.protocol !== "string" || !/^(tcp|udp|icmp|any|\d+)$/.test(r.protocol))) throw new PlanError(`${where}: protocol is ${JSON.stringify(r.protocol)}, expected tcp, udp, icmp or a protocol number`);
+    if (r.remote_ip_prefix !== undefined && (typeof r.remote_ip_prefix !== "string" || !ipaddr.isValidCIDR(r.remote_ip_prefix))) throw new PlanError(`${where}: remote_ip_prefix is ${JSON.stringify(r.remote_ip_prefix)}, expected an address range such as 10.10.1.0/24`);
     const direction = str(r.direction, `${where} direction`);
     if (direction !== "ingress" && direction !== "egress") throw new PlanError(`${where}: direction ${direction} is neither ingress nor egress`);
     if (r.ethertype !== undefined && r.ethertype !== "IPv4") throw new PlanError(`${where}: the rehearsal models IPv4 rules only, got ${String(r.ethertype)}`);

@@ -7,16 +7,19 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { api, CheckResult, clusterChecks, diagnose, federationChecks, json, poll, servers, SiteUnderTest } from "./checks";
+import { absentServersCheck, api, CheckResult, clusterChecks, diagnose, federationChecks, json, poll, servers, SiteUnderTest } from "./checks";
 import { applyPlatform } from "./platform";
 import { scratchRoot, USER_DATA_OUTPUT, variableValue } from "./evaluate";
 import { adminPeers, declaredGatewayKey, peerKeysFor, replaceKeys } from "./keys";
 import { joinVpn, Operator } from "./operator";
-import { cleanLeftovers, Host, HostError, shOk } from "./host";
+import { acquireLock, cleanLeftovers, Host, shOk } from "./host";
 import { faultChecks } from "./faults";
 import { addRoutes, buildInternet, buildRouter, DEFAULT_OPERATOR_RANGE, plugVm, tunnelCut } from "./network";
 import { PlanError, readSitePlan, SitePlan, StackJson } from "./plan";
 import { BootEvent, RehearsalVm } from "./vm";
+
+/** How long held-back VMs stay away: twice the time the servers take to elect a leader here. */
+export const HOLD_BACK_MS = 30_000;
 
 /** The folder every rehearsal works in; a new run removes what a previous one left. */
 export const REHEARSAL_ROOT = path.join(os.tmpdir(), "openstack-platform-rehearsal");
@@ -44,6 +47,12 @@ export interface RehearseOptions {
   readonly out: (line: string) => void;
   /** Apply each site's platform stack from the operator's namespace (check 2). @default true */
   readonly platform?: boolean;
+  /**
+   * VMs booted only after the others have had the time to elect a leader (the first server
+   * absent at bootstrap): a check says what the site does without them, then they boot.
+   * @default - none
+   */
+  readonly holdBack?: readonly string[];
   /** Run the fault checks (check 4) once everything else passed. @default true */
   readonly faults?: boolean;
   /** Changes the stacks' JSON before the rehearsal (for the tests of what a broken stack does). */
@@ -198,6 +207,7 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
   const started = Date.now();
   const root = opts.root ?? REHEARSAL_ROOT;
   const sites = loadSites(opts.from, opts.sites, opts.mutate);
+  const release = acquireLock(`${root}.lock`);
   const left = cleanLeftovers(root);
   const say = (s: string) => opts.out(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${s}`);
   if (left.length > 0) say(`removed what a previous rehearsal left: ${left.join(", ")}`);
@@ -206,8 +216,8 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
   const checks: CheckResult[] = [];
   const diagnostics: string[] = [];
   const changes = [...CHANGES];
-  let teardown: (() => void) | undefined = () => host.destroy();
-  const onSignal = () => { host.destroy(); process.exit(130); };
+  let teardown: (() => void) | undefined = () => { host.destroy(); release(); };
+  const onSignal = () => { host.destroy(); release(); process.exit(130); };
   const onExit = () => teardown?.();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
@@ -256,12 +266,31 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
       const key = `${ev.step} → ${ev.instead}`;
       if (!replaced.has(key)) { replaced.add(key); say(`${ev.vm}: ${ev.step}: ${ev.instead}`); }
     };
-    say(`booting ${vms.length} VMs`);
-    const boots = await Promise.allSettled(vms.map((v) => v.boot(event).catch((e: unknown) => { say(`${v.vm.name}: boot FAILED: ${e instanceof Error ? e.message : String(e)}`); throw e; })));
+    const report = (r: CheckResult) => {
+      say(`${r.ok ? "passed" : "FAILED"} ${r.name} (${(r.ms / 1000).toFixed(1)} s): ${r.detail}`);
+      checks.push(r);
+    };
+    const held = vms.filter((v) => opts.holdBack?.includes(v.vm.name));
+    for (const h of opts.holdBack ?? []) if (!vms.some((v) => v.vm.name === h)) throw new PlanError(`holdBack: ${h} is not a VM of the rehearsed sites`);
+    const bootOf = (v: RehearsalVm) => v.boot(event).catch((e: unknown) => { say(`${v.vm.name}: boot FAILED: ${e instanceof Error ? e.message : String(e)}`); throw e; });
+    say(`booting ${vms.length - held.length} VMs${held.length ? `, holding back ${held.map((h) => h.vm.name).join(", ")}` : ""}`);
+    const bootStarted = Date.now();
+    for (let i = 0; i < underTest.length; i++) underTest[i] = { ...underTest[i], bootStarted };
+    const booting = vms.filter((v) => !held.includes(v)).map((v) => ({ v, p: bootOf(v) }));
+    if (held.length > 0) {
+      for (const site of underTest) {
+        const absent = held.filter((h) => h.site === site.name);
+        if (absent.length > 0) report(await absentServersCheck(site, absent, HOLD_BACK_MS));
+      }
+      say(`booting ${held.map((h) => h.vm.name).join(", ")}`);
+      booting.push(...held.map((v) => ({ v, p: bootOf(v) })));
+    }
+    const order = booting.map((b) => b.v);
+    const boots = await Promise.allSettled(booting.map((b) => b.p));
     boots.forEach((b, i) => {
       if (b.status === "rejected") {
         const msg = b.reason instanceof Error ? b.reason.message : String(b.reason);
-        checks.push({ name: `${vms[i].site}: ${vms[i].vm.name} boots`, ok: false, ms: Date.now() - started, detail: msg });
+        checks.push({ name: `${order[i].site}: ${order[i].vm.name} boots`, ok: false, ms: Date.now() - started, detail: msg });
       }
     });
     for (const site of underTest) {
@@ -276,10 +305,6 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
       if (results.some((r) => !r.ok)) diagnostics.push(...diagnose(site));
     }
     const timeout = opts.checkTimeoutMs ?? 120_000;
-    const report = (r: CheckResult) => {
-      say(`${r.ok ? "passed" : "FAILED"} ${r.name} (${(r.ms / 1000).toFixed(1)} s): ${r.detail}`);
-      checks.push(r);
-    };
     if (underTest.length >= 2) {
       say(`${underTest[0].name} + ${underTest[1].name}: checking the federation`);
       const results = await federationChecks(underTest[0], underTest[1], timeout);
@@ -289,9 +314,16 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
     }
     if (keys.operator && checks.every((c) => c.ok)) {
       const peer = keys.operator.peer;
-      const op = Operator.create(host, internet);
+      let created: Operator | undefined;
+      try {
+        created = Operator.create(host, internet);
+      } catch (err) {
+        report({ name: `operator ${peer}: a namespace on the internet`, ok: false, ms: 0, detail: (err as Error).message });
+      }
+      const op = created;
       const infraStates = Object.fromEntries([...evaluated].map(([stack, e]) => [stack, e.statePath]));
-      for (const [i, s] of rehearsed.entries()) {
+      for (const [i, s] of op ? rehearsed.entries() : []) {
+        if (!op) break;
         const e = evaluated.get(s.stack)!;
         const output = `wireguard_${peer}`;
         if (!e.outputs[output]) continue;
@@ -337,7 +369,12 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
       const [site, other] = underTest;
       const port = siteToSitePort(site);
       say(`${site.name}: faults`);
-      for (const r of await faultChecks(site, other, other && port ? tunnelCut(internet, port) : undefined, timeout)) report(r);
+      try {
+        for (const r of await faultChecks(site, other, other && port ? tunnelCut(internet, port) : undefined, timeout)) report(r);
+      } catch (err) {
+        // A fault the rehearsal could not inject or undo (an agent that does not restart) is a failed check, with the table.
+        report({ name: `${site.name}: fault: the rehearsal could not go on`, ok: false, ms: 0, detail: (err as Error).message });
+      }
     }
     const ok = checks.every((c) => c.ok);
     if (opts.keep) {
@@ -346,9 +383,6 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
       return { checks, diagnostics, changes, wallMs: Date.now() - started, peakMemoryMb: peak, ok, teardown: t, vms };
     }
     return { checks, diagnostics, changes, wallMs: Date.now() - started, peakMemoryMb: peak, ok, vms };
-  } catch (e) {
-    if (e instanceof HostError || e instanceof PlanError) throw e;
-    throw e;
   } finally {
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);

@@ -172,7 +172,8 @@ export class RehearsalVm {
         return;
       }
       case "run": {
-        const r = await this.execAsync(step.argv, { timeoutMs: BOOT_STEP_TIMEOUT_MS });
+        // cloud-init runs the steps with a plain environment, not the rehearsal's.
+        const r = await this.execAsync(step.argv, { timeoutMs: BOOT_STEP_TIMEOUT_MS, env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", LANG: "C.UTF-8" } });
         if (r.status !== 0) throw new HostError(`${this.vm.name}: ${what} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join(" / ")}`);
         event({ vm: this.vm.name, step: what });
       }
@@ -186,6 +187,7 @@ export class RehearsalVm {
    * exits at once, with its last log lines.
    */
   async start(unitName: string): Promise<string | undefined> {
+    if (!/^[A-Za-z0-9@_.-]+$/.test(unitName)) throw new HostError(`${this.vm.name}: unit name ${JSON.stringify(unitName)} is not a systemd unit name`);
     const wg = /^wg-quick@(.+)$/.exec(unitName);
     if (wg) {
       // wireguard-go goes to the background: its output goes to a file, not to our pipe.
