@@ -224,8 +224,9 @@ describe("the diagnostics", () => {
       '"',
       '2026-12-01T19:29:42.000Z [ERROR] agent.anti_entropy: failed to sync remote state: error="No known Consul servers"',
     ].join("\n");
-    const nomad = ["==> Starting Nomad agent...", "    2026-12-01T19:25:33.799Z [ERROR] client: error registering: error=\"rpc error: failed to get conn: dial tcp 10.10.1.11:4647: i/o timeout\""].join("\n");
-    expect(telling(nomad)).toBe('2026-12-01T19:25:33.799Z [ERROR] client: error registering: error="rpc error: failed to get conn: dial tcp 10.10.1.11:4647: i/o timeout"');
+    const nomad = ["==> Starting Nomad agent...", "    2026-12-01T19:25:30.000Z [ERROR] client.rpc: error performing RPC to server, deadline exceeded, cannot retry: error=\"no servers\" rpc=Node.Register", "    2026-12-01T19:25:33.799Z [ERROR] client: error registering: error=\"rpc error: failed to get conn: dial tcp 10.10.1.11:4647: i/o timeout\""].join("\n");
+    // The entry naming the address it could not reach wins over the later "no servers".
+    expect(telling(nomad + "\n    2026-12-01T19:26:26.328Z [ERROR] client.rpc: error performing RPC to server, deadline exceeded, cannot retry: error=\"no servers\" rpc=Node.Register")).toBe('2026-12-01T19:25:33.799Z [ERROR] client: error registering: error="rpc error: failed to get conn: dial tcp 10.10.1.11:4647: i/o timeout"');
     expect(telling(log)).toMatch(/couldn't join.* \/ \* Failed to join 10\.10\.1\.99:8301/);
   });
 

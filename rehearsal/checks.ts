@@ -99,8 +99,9 @@ export async function absentServersCheck(site: SiteUnderTest, absent: readonly R
   await new Promise((r) => setTimeout(r, waitMs));
   const present = servers(site).filter((v) => !absent.includes(v));
   const views = await Promise.all(present.map(async (v) => {
-    const c = await api(v, "consul", "/v1/status/leader");
-    const n = await api(v, "nomad", "/v1/status/leader");
+    // Without a leader, Nomad answers after its RPC hold time (5 s): wait longer than that.
+    const c = await api(v, "consul", "/v1/status/leader", { seconds: 15 });
+    const n = await api(v, "nomad", "/v1/status/leader", { seconds: 15 });
     const consulNone = c.code === 200 && json<string>(c) === "";
     const nomadNone = (n.code === 200 && json<string>(n) === "") || (n.code === 500 && /no cluster leader/i.test(n.body));
     return { v, ok: consulNone && nomadNone, saw: `${v.vm.name}: Consul ${c.code === 200 ? `leader "${json<string>(c) ?? ""}"` : `HTTP ${c.code}`}, Nomad ${n.code === 200 ? `leader "${json<string>(n) ?? ""}"` : `HTTP ${n.code} ${n.body.trim().slice(0, 60)}`}` };
@@ -208,8 +209,8 @@ const TELLING = /join|dial|rpc|refused|timeout|denied|not found|tls|certificate|
 /**
  * The agent's log entry that best says what is wrong (an entry is a timestamped line and its
  * continuation lines, joined with " / "): errors and warnings that are not rehearsal noise,
- * those about reaching or being refused by another agent first, errors before warnings, the
- * latest of equals.
+ * those about reaching or being refused by another agent first, above all those naming the
+ * address they tried, errors before warnings, the latest of equals.
  */
 export function telling(log: string): string | undefined {
   const entries: string[] = [];
@@ -221,7 +222,7 @@ export function telling(log: string): string | undefined {
   let best: string | undefined;
   let bestScore = -1;
   for (const l of candidates) {
-    const score = (TELLING.test(l) ? 2 : 0) + (l.includes("[ERROR]") ? 1 : 0);
+    const score = (TELLING.test(l) ? 2 : 0) + (/\b\d+\.\d+\.\d+\.\d+:\d+\b/.test(l) ? 2 : 0) + (l.includes("[ERROR]") ? 1 : 0);
     if (score >= bestScore) { best = l; bestScore = score; }
   }
   return best;

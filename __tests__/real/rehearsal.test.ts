@@ -63,7 +63,7 @@ test("the default deployment's two sites boot, form their clusters, federate ove
     expect(check(report, new RegExp(`^${site}-platform: its \\d+ jobs registered`)).ok).toBe(true);
   }
   for (const fault of [/leaders killed/, /killed agents restarted/, /servers killed: writes refused/, /killed server restarted/, /every server back/, /tunnel cut/, /tunnel back/]) {
-    expect(check(report, new RegExp(`^primary: fault: ${fault.source}`)).ok).toBe(true);
+    expect(check(report, new RegExp(`^primary: fault: .*${fault.source}`)).ok).toBe(true);
   }
   expect(report.changes.length).toBeGreaterThan(0);
   expect(leftNamespaces()).toEqual([]);
