@@ -19,3 +19,17 @@ export function editedYaml(edit: (doc: Record<string, any>) => void): string {
   edit(doc);
   return YAML.stringify(doc);
 }
+
+/** The checks `npm run status` prints, in order: the contract its tests hold it to. */
+export const STATUS_CHECK_NAMES: readonly string[] = [
+  "Consul servers answer",
+  "Consul leader",
+  "Consul Raft peers",
+  "Consul ACL bootstrap",
+  "Consul members",
+  "Nomad servers answer",
+  "Nomad leader",
+  "Nomad Raft peers",
+  "Nomad ACL bootstrap",
+  "Nomad clients",
+];

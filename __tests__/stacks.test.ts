@@ -16,6 +16,16 @@ import { DeploymentConfigError } from "../config/deployment";
 import { parseDeployment } from "../config/deployment";
 import { defaultDeployment, editedYaml, ROOT } from "./helpers";
 
+/** The lines a deployment file with `backend` is refused with (it must be refused). */
+function backendRefusal(backend: Record<string, unknown>): string[] {
+  try {
+    parseDeployment(editedYaml((d) => (d.backend = backend)), "d.yaml");
+  } catch (e) {
+    return (e as Error).message.split("\n");
+  }
+  throw new Error("expected a refusal");
+}
+
 function synthMain(env: Record<string, string>): { status: number | null; stderr: string; outdir: string } {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "synth-"));
   fs.rmSync(outdir, { recursive: true });
@@ -241,14 +251,7 @@ describe("the state backend, from the deployment file", () => {
   });
 
   test("fails on a pg schema prefix PostgreSQL would not take as is, or too long for a stack's name to fit in 63 bytes", () => {
-    const lines = (backend: Record<string, unknown>) => {
-      try {
-        parseDeployment(editedYaml((d) => (d.backend = backend)), "d.yaml");
-      } catch (e) {
-        return (e as Error).message.split("\n");
-      }
-      throw new Error("expected a refusal");
-    };
+    const lines = backendRefusal;
     expect(lines({ type: "pg", schemaPrefix: "Fleet-" })).toEqual(['d.yaml: backend.schemaPrefix: got "Fleet-", expected a PostgreSQL schema name prefix: lower-case letters, digits and _, not starting with a digit, e.g. fleet_']);
     expect(lines({ type: "pg", schemaPrefix: "a_very_long_prefix_for_pg_" })).toEqual(['d.yaml: backend.schemaPrefix: got "a_very_long_prefix_for_pg_", expected at most 23 characters (PostgreSQL names are at most 63 bytes, and a stack name takes up to 40), e.g. fleet_']);
   });
@@ -267,14 +270,7 @@ describe("the state backend, from the deployment file", () => {
   });
 
   test("fails on a backend it does not know, a bad bucket name or an address without its trailing /", () => {
-    const lines = (backend: Record<string, unknown>) => {
-      try {
-        parseDeployment(editedYaml((d) => (d.backend = backend)), "d.yaml");
-      } catch (e) {
-        return (e as Error).message.split("\n");
-      }
-      throw new Error("expected a refusal");
-    };
+    const lines = backendRefusal;
     expect(lines({ type: "consul" })).toEqual(['d.yaml: backend.type: got "consul", expected a backend type: local, s3, http or pg, e.g. { type: s3, bucket: fleet-tfstate, region: RegionOne }']);
     expect(lines({ type: "s3", bucket: "Bad_Bucket", region: "r" })).toEqual([expect.stringMatching(/^d\.yaml: backend\.bucket: got "Bad_Bucket", expected an S3 bucket name/)]);
     expect(lines({ type: "s3", bucket: "fleet-tfstate", region: "r", keyPrefix: "fleet" })).toEqual([expect.stringMatching(/^d\.yaml: backend\.keyPrefix: got "fleet", expected a key prefix ending with \/, e\.g\. fleet\/$/)]);

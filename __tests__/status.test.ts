@@ -11,7 +11,7 @@ import { Testing } from "cdktf";
 import { ClusterMembersOutput, infraStackDir, InfraOutputs, parseInfraOutputs, StatusInputError, terraformOutputFailure } from "../ops/infra-outputs";
 import { Answer, CheckResult, Observations, quorumOf, redact, reportLines, ServerAnswers, statusChecks } from "../ops/status";
 import { buildDeployment } from "../stacks/deployment";
-import { defaultDeployment, ROOT } from "./helpers";
+import { defaultDeployment, ROOT, STATUS_CHECK_NAMES } from "./helpers";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: a site of three servers, two production clients, one ingress, a bastion and a VPN gateway
@@ -109,18 +109,7 @@ const check = (results: readonly CheckResult[], name: string): CheckResult => {
 };
 const failedNames = (results: readonly CheckResult[]) => results.filter((r) => !r.passed).map((r) => r.name);
 
-const CHECK_NAMES = [
-  "Consul servers answer",
-  "Consul leader",
-  "Consul Raft peers",
-  "Consul ACL bootstrap",
-  "Consul members",
-  "Nomad servers answer",
-  "Nomad leader",
-  "Nomad Raft peers",
-  "Nomad ACL bootstrap",
-  "Nomad clients",
-];
+const CHECK_NAMES = [...STATUS_CHECK_NAMES];
 
 // ---------------------------------------------------------------------------------------------
 

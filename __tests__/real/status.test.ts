@@ -28,24 +28,14 @@ import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ClusterMembersOutput } from "../../ops/infra-outputs";
+import { STATUS_CHECK_NAMES } from "../helpers";
 import { AgentProcess, createCa, describeRun, gossipKey, issueCert, makeTempDir, removeDir, requireRoot, requireTool, ROOT, run, RunResult, runOk, sleep, TestCa, TestNetns, writeFile } from "./real-helpers";
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const SITE = "lab";
 const DEPLOYMENT = path.join(ROOT, "config", "examples", "lab.yaml");
-const CHECKS = [
-  "Consul servers answer",
-  "Consul leader",
-  "Consul Raft peers",
-  "Consul ACL bootstrap",
-  "Consul members",
-  "Nomad servers answer",
-  "Nomad leader",
-  "Nomad Raft peers",
-  "Nomad ACL bootstrap",
-  "Nomad clients",
-];
+const CHECKS = [...STATUS_CHECK_NAMES];
 
 /** What one run of `npm run status -- lab` printed, by check. */
 interface StatusRun {
