@@ -280,3 +280,32 @@ function secondaryRegion(site: SiteUnderTest): string {
   const text = servers(site)[0].readFile("/etc/nomad.d/nomad.json");
   return text ? String((JSON.parse(text) as { region?: string }).region ?? site.name) : site.name;
 }
+
+/** The rehearsal's test job: a batch task on a client of `nodeClass`, with the raw_exec driver. */
+export function testJob(datacenter: string, nodeClass: string): Record<string, unknown> {
+  return {
+    Job: {
+      ID: "rehearsal-work",
+      Name: "rehearsal-work",
+      Type: "batch",
+      Datacenters: [datacenter],
+      Constraints: [{ LTarget: "${node.class}", RTarget: nodeClass, Operand: "=" }],
+      TaskGroups: [{ Name: "work", Count: 1, Tasks: [{ Name: "echo", Driver: "raw_exec", Config: { command: "/bin/sh", args: ["-c", "echo rehearsal-ok"] }, Resources: { CPU: 50, MemoryMB: 32 } }] }],
+    },
+  };
+}
+
+/** Check 2's last part: the clients run work (a test job completes on a client of the class). */
+export async function workCheck(site: SiteUnderTest, datacenter: string, timeoutMs: number): Promise<CheckResult> {
+  const first = servers(site)[0];
+  const nodeClass = nomadClients(site)[0]?.nodeClass ?? "";
+  const started = Date.now();
+  const submitted = await api(first, "nomad", "/v1/jobs", { method: "POST", body: JSON.stringify(testJob(datacenter, nodeClass)), token: site.nomadToken });
+  if (submitted.code !== 200) return { name: `${site.name}: a test job runs on a client`, ok: false, ms: 0, detail: `submit: HTTP ${submitted.code} ${submitted.body.trim().slice(0, 200)}` };
+  return poll(`${site.name}: a test job (batch, raw_exec) runs to completion on a ${nodeClass} client`, started, timeoutMs, async () => {
+    const allocs = json<{ NodeName: string; ClientStatus: string; TaskStates?: Record<string, { Events?: { DisplayMessage: string }[] }> }[]>(await api(first, "nomad", "/v1/job/rehearsal-work/allocations", { token: site.nomadToken })) ?? [];
+    const done = allocs.find((a) => a.ClientStatus === "complete");
+    const last = allocs[0]?.TaskStates?.echo?.Events?.at(-1)?.DisplayMessage;
+    return { ok: !!done, saw: done ? `completed on ${done.NodeName}` : `${allocs.length} allocation(s): ${allocs.map((a) => `${a.NodeName} ${a.ClientStatus}`).join(", ") || "none yet"}${last ? ` (${last})` : ""}` };
+  });
+}

@@ -50,8 +50,13 @@ export function shAsync(cmd: string, args: readonly string[], opts: { input?: st
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
-    child.on("error", (e) => { clearTimeout(timer); resolve({ status: 127, stdout, stderr: stderr + String(e) }); });
-    child.on("close", (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
+    let settled = false;
+    const settle = (status: number | null) => { if (!settled) { settled = true; clearTimeout(timer); resolve({ status, stdout, stderr }); } };
+    child.on("error", (e) => { stderr += String(e); settle(127); });
+    child.on("close", (status) => settle(status));
+    // A process it left in the background (a daemon) may hold the pipes open: the exit is the end,
+    // with a second's grace for the output still in them.
+    child.on("exit", (status) => setTimeout(() => settle(status), 1000));
     child.stdin.on("error", () => { /* the command did not read its input */ });
     child.stdin.end(opts.input ?? "");
   });

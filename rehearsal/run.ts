@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { absentServersCheck, api, CheckResult, clusterChecks, diagnose, federationChecks, json, poll, servers, SiteUnderTest } from "./checks";
+import { absentServersCheck, api, CheckResult, clusterChecks, diagnose, federationChecks, json, poll, servers, SiteUnderTest, workCheck } from "./checks";
 import { applyPlatform } from "./platform";
 import { scratchRoot, USER_DATA_OUTPUT, variableValue } from "./evaluate";
 import { adminPeers, declaredGatewayKey, peerKeysFor, replaceKeys } from "./keys";
@@ -16,7 +16,7 @@ import { acquireLock, cleanLeftovers, Host, shOk } from "./host";
 import { faultChecks } from "./faults";
 import { addRoutes, buildInternet, buildRouter, DEFAULT_OPERATOR_RANGE, plugVm, tunnelCut } from "./network";
 import { PlanError, readSitePlan, SitePlan, StackJson } from "./plan";
-import { BootEvent, RehearsalVm } from "./vm";
+import { BootEvent, RAW_EXEC_CHANGE, RehearsalVm } from "./vm";
 
 /** How long held-back VMs stay away: twice the time the servers take to elect a leader here. */
 export const HOLD_BACK_MS = 30_000;
@@ -29,6 +29,7 @@ export const CHANGES: readonly string[] = [
   "packages are not installed (no internet): the consul and nomad packages are emulated (their user, folders and binaries, from the toolchain)",
   "runcmd steps that need the VM's kernel or disk are replaced (modprobe, a formatted data volume, mount -a, the ssh restart): each is listed as it happens",
   "addresses OpenStack would assign are the rehearsal's: DHCP ports take the first free addresses of their pool, floating IPs come from 203.0.113.0/24",
+  `Nomad clients: ${RAW_EXEC_CHANGE}`,
 ];
 
 export interface RehearseOptions {
@@ -86,6 +87,12 @@ function siteToSitePort(site: SiteUnderTest): number | undefined {
   const conf = gw?.readFile("/etc/wireguard/wg1.conf");
   const m = conf ? /ListenPort = (\d+)/.exec(conf) : null;
   return m ? Number(m[1]) : undefined;
+}
+
+/** A site's Consul/Nomad datacenter, as its first server's Nomad configuration says. */
+function siteDatacenter(site: SiteUnderTest): string | undefined {
+  const text = servers(site)[0]?.readFile("/etc/nomad.d/nomad.json");
+  return text ? (JSON.parse(text) as { datacenter?: string }).datacenter : undefined;
 }
 
 /** The repository, where the operator's commands run from. */
@@ -305,6 +312,11 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
       if (results.some((r) => !r.ok)) diagnostics.push(...diagnose(site));
     }
     const timeout = opts.checkTimeoutMs ?? 120_000;
+    for (const site of underTest) {
+      if (!checks.every((c) => c.ok)) break;
+      const dc = rehearsed.find((r) => r.site === site.name)!;
+      report(await workCheck(site, siteDatacenter(site) ?? dc.site, timeout));
+    }
     if (underTest.length >= 2) {
       say(`${underTest[0].name} + ${underTest[1].name}: checking the federation`);
       const results = await federationChecks(underTest[0], underTest[1], timeout);

@@ -25,6 +25,9 @@ const WRITE_FILES_PY = [
   "write_files('write_files', json.load(sys.stdin), 'root:root')",
 ].join("\n");
 
+/** Said in the output and the README: the rehearsal's one addition to a rendered file. */
+export const RAW_EXEC_CHANGE = "raw_exec plugin enabled, for the rehearsal's test job only (cgroup v1 here: exec does not start; no Docker)";
+
 /** How long one runcmd step may take (the bootstrap waits for a quorum) before the boot fails. */
 export const BOOT_STEP_TIMEOUT_MS = 180_000;
 
@@ -151,7 +154,23 @@ export class RehearsalVm {
     const deferred = files.filter((f) => f.defer);
     await this.writeFiles(deferred);
     if (deferred.length > 0) event({ vm: this.vm.name, step: `write_files deferred (${deferred.length} files)` });
+    this.enableRawExec(event);
     for (const step of this.steps) await this.runStep(step, event);
+  }
+
+  /**
+   * The one setting the rehearsal adds to a Nomad client: the raw_exec driver, for its own test
+   * job only (this kernel's cgroup v1 stops `exec`, and there is no Docker), so that the check
+   * "the clients run work" has a driver. The rendered jobs do not use it.
+   */
+  private enableRawExec(event: (e: BootEvent) => void): void {
+    if (this.vm.role === "server") return;
+    const file = this.file("/etc/nomad.d/nomad.json");
+    if (!fs.existsSync(file)) return;
+    const cfg = JSON.parse(fs.readFileSync(file, "utf8")) as { plugin?: Record<string, unknown>[] };
+    cfg.plugin = [...(cfg.plugin ?? []), { raw_exec: { config: { enabled: true } } }];
+    fs.writeFileSync(file, JSON.stringify(cfg, null, 2));
+    event({ vm: this.vm.name, step: "/etc/nomad.d/nomad.json", instead: RAW_EXEC_CHANGE });
   }
 
   private async runStep(step: Step, event: (e: BootEvent) => void): Promise<void> {

@@ -56,6 +56,7 @@ test("the default deployment's two sites boot, form their clusters, federate ove
   expect(check(report, /ACL replication/).ok).toBe(true);
   expect(check(report, /Nomad regions federated/).ok).toBe(true);
   for (const site of ["primary", "backup"]) {
+    expect(check(report, new RegExp(`^${site}: a test job \\(batch, raw_exec\\) runs to completion`)).ok).toBe(true);
     expect(check(report, new RegExp(`^${site}: operator .* on the VPN`)).ok).toBe(true);
     expect(check(report, new RegExp(`^${site}: npm run status -- ${site}`)).ok).toBe(true);
     expect(check(report, new RegExp(`^${site}-platform: applies with the real providers`)).ok).toBe(true);
