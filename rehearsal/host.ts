@@ -25,6 +25,19 @@ export interface ExecOptions {
   readonly timeoutMs?: number;
 }
 
+/**
+ * Applies `.toolchain/env` (written by `npm run toolchain`) to this process, so that terraform,
+ * the agents and the providers' mirror are found. Returns false when the file is missing.
+ */
+export function loadToolchainEnv(file: string): boolean {
+  if (!fs.existsSync(file)) return false;
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const m = /^export ([A-Z_]+)="([^"]*)"(:"\$PATH")?$/.exec(line.trim());
+    if (m) process.env[m[1]] = m[3] ? `${m[2]}:${process.env.PATH}` : m[2];
+  }
+  return true;
+}
+
 /** Thrown when a command the rehearsal needs fails; one line: what ran, where, and its error. */
 export class HostError extends Error {}
 

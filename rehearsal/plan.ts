@@ -50,8 +50,6 @@ export interface Vm {
   readonly port: Port;
   /** The floating IP associated with the VM's port, if any (the rehearsal's public address). */
   readonly floatingIp?: string;
-  /** Whether the instance has a block device (a data volume) attached. */
-  readonly dataVolume: boolean;
 }
 
 export interface Rule {
@@ -200,7 +198,6 @@ export function readSitePlan(stack: string, json: StackJson, publicBase: number)
       name,
       role: metadata.role ?? "vm",
       port,
-      dataVolume: resources(json, "openstack_compute_volume_attach_v2").some(([, v]) => typeof v.instance_id === "string" && v.instance_id.includes(`.${id}.`)) || list(inst.block_device).length > 0,
       ...(fipId ? { floatingIp: fips.find((f) => f.id === fipId)!.address } : {}),
     });
   }

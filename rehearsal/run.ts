@@ -307,8 +307,7 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
       }
       say(`${site.name}: checking the cluster`);
       const results = await clusterChecks(site, opts.checkTimeoutMs ?? 120_000);
-      for (const r of results) say(`${r.ok ? "passed" : "FAILED"} ${r.name} (${(r.ms / 1000).toFixed(1)} s): ${r.detail}`);
-      checks.push(...results);
+      results.forEach(report);
       if (results.some((r) => !r.ok)) diagnostics.push(...diagnose(site));
     }
     const timeout = opts.checkTimeoutMs ?? 120_000;
@@ -320,8 +319,7 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
     if (underTest.length >= 2) {
       say(`${underTest[0].name} + ${underTest[1].name}: checking the federation`);
       const results = await federationChecks(underTest[0], underTest[1], timeout);
-      for (const r of results) say(`${r.ok ? "passed" : "FAILED"} ${r.name} (${(r.ms / 1000).toFixed(1)} s): ${r.detail}`);
-      checks.push(...results);
+      results.forEach(report);
       if (results.some((r) => !r.ok)) diagnostics.push(...underTest.flatMap((u) => diagnose(u)));
     }
     if (keys.operator && checks.every((c) => c.ok)) {

@@ -80,12 +80,8 @@ function generated(vms: number): string {
  * them the table says so instead.
  */
 async function rehearsalRows(): Promise<string[]> {
-  const env = path.join(ROOT, ".toolchain", "env");
-  if (process.getuid?.() !== 0 || !fs.existsSync(env)) return ["rehearsal: not measured (needs root and npm run toolchain)"];
-  for (const line of fs.readFileSync(env, "utf8").split("\n")) {
-    const m = /^export ([A-Z_]+)="([^"]*)"(:"\$PATH")?$/.exec(line.trim());
-    if (m) process.env[m[1]] = m[3] ? `${m[2]}:${process.env.PATH}` : m[2];
-  }
+  const { loadToolchainEnv } = await import("../rehearsal/host");
+  if (process.getuid?.() !== 0 || !loadToolchainEnv(path.join(ROOT, ".toolchain", "env"))) return ["rehearsal: not measured (needs root and npm run toolchain)"];
   const { rehearse } = await import("../rehearsal/run");
   const outdir = path.join(work, "rehearsal-out");
   const r = spawnSync(process.execPath, ["--import", "tsx", "main.ts"], { cwd: ROOT, env: { ...process.env, CDKTF_OUTDIR: outdir }, encoding: "utf8" });

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { HostError } from "../rehearsal/host";
+import { HostError, loadToolchainEnv } from "../rehearsal/host";
 import { PlanError } from "../rehearsal/plan";
 import { rehearse, reportTable, REHEARSAL_ROOT } from "../rehearsal/run";
 
@@ -17,17 +17,6 @@ const ROOT = path.resolve(__dirname, "..");
 function fail(msg: string): never {
   process.stderr.write(`rehearse: ${msg}\n`);
   process.exit(2);
-}
-
-/** The toolchain's environment (.toolchain/env), so that terraform and the agents are found. */
-function loadToolchainEnv(): void {
-  const file = path.join(ROOT, ".toolchain", "env");
-  if (!fs.existsSync(file)) fail(".toolchain/env is missing: run npm run toolchain first");
-  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-    const m = /^export ([A-Z_]+)="?(.*?)"?(:"\$PATH")?$/.exec(line.trim().replace(/"\s*:\s*"\$PATH"$/, '":"$PATH"'));
-    if (!m) continue;
-    process.env[m[1]] = m[3] ? `${m[2]}:${process.env.PATH}` : m[2];
-  }
 }
 
 function parseArgs(argv: readonly string[]): { sites?: string[]; from?: string; keep: boolean } {
@@ -52,7 +41,7 @@ function toolchainBinary(name: string): string {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) fail("the rehearsal makes network namespaces: run it as root");
-  loadToolchainEnv();
+  if (!loadToolchainEnv(path.join(ROOT, ".toolchain", "env"))) fail(".toolchain/env is missing: run npm run toolchain first");
   let from = args.from;
   if (!from) {
     from = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-synth-"));
