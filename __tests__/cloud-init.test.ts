@@ -3,7 +3,7 @@ import { parse } from "yaml";
 import { AgentSettings, ClusterSettings, consulConfig, nomadConfig } from "../cloud-init/agents";
 import { CloudConfig, estimateBytes, registerTokenSize } from "../cloud-init/cloud-config";
 import { renderIni, renderKeyValue } from "../cloud-init/formats";
-import { AGENT_VERSIONS, SSHD_HARDENING, baseConfig, renderBastion, renderClient, renderServer, renderVpnGateway } from "../cloud-init/role-configs";
+import { AGENT_VERSIONS, FEDERATION_KEEPER, SSHD_HARDENING, baseConfig, renderBastion, renderClient, renderServer, renderVpnGateway } from "../cloud-init/role-configs";
 import { renderWireGuard } from "../cloud-init/wireguard";
 import { ConsulNomadCluster } from "../constructs/cluster/cluster";
 
@@ -159,5 +159,42 @@ describe("federated agents", () => {
     expect(c).toMatchObject({ primary_datacenter: "primary", retry_join_wan: ["10.10.1.10"], acl: { enable_token_replication: true, tokens: { replication: "repl" } } });
     expect(c.acl.tokens.initial_management).toBeUndefined();
     expect(nomadConfig(secondary, agent(true))).toMatchObject({ server: { authoritative_region: "primary" }, acl: { replication_token: "nrepl" } });
+  });
+});
+
+describe("the Nomad federation keeper", () => {
+  const unit = "/etc/systemd/system/nomad-federation-keeper.service";
+  const primary: ClusterSettings = { ...cluster, datacenter: "primary", region: "primary", nomadFederation: ["10.20.1.10:4648", "10.20.1.11:4648"], federationRegion: "backup" };
+  const secondary: ClusterSettings = { ...cluster, datacenter: "backup", region: "backup", authoritativeRegion: "primary", nomadReplicationToken: "nrepl", nomadFederation: ["10.10.1.10:4648"], federationRegion: "primary" };
+  const bootstrap = { agentPolicy: {}, nomadPolicy: {}, dnsPolicy: {}, nomadManagementToken: "nomad-mgmt" };
+  const runcmd = (cfg: CloudConfig) => (parse(cfg.render()) as { runcmd: string[][] }).runcmd.map((c) => c.join(" "));
+
+  test("GIVEN the authoritative region's bootstrap server THEN it keeps joining the peer region with its bootstrap token, started after the bootstrap", () => {
+    const cfg = renderServer(base, { cluster: primary, agent: agent(true) }, bootstrap);
+    expect(files(cfg)[unit]).toContain(`ExecStart=${FEDERATION_KEEPER} backup /etc/platform-bootstrap/nomad-management.token 10.20.1.10:4648 10.20.1.11:4648\n`);
+    const steps = runcmd(cfg);
+    expect(steps.indexOf("systemctl enable --now nomad-federation-keeper")).toBeGreaterThan(steps.indexOf("/usr/local/sbin/platform-bootstrap"));
+  });
+
+  test("GIVEN another server of the authoritative region THEN no keeper (it holds no management token)", () => {
+    expect(files(renderServer(base, { cluster: primary, agent: agent(true) }))[unit]).toBeUndefined();
+  });
+
+  test("GIVEN a replicating region's server THEN it keeps joining with the replication token, in a root-only file", () => {
+    const cfg = renderServer(base, { cluster: secondary, agent: agent(true) });
+    expect(files(cfg)[unit]).toContain(`ExecStart=${FEDERATION_KEEPER} primary /etc/nomad.d/federation.token 10.10.1.10:4648\n`);
+    const doc = parse(cfg.render()) as { write_files: { path: string; permissions?: string }[] };
+    expect(doc.write_files.find((f) => f.path === "/etc/nomad.d/federation.token")?.permissions).toBe("0600");
+    expect(files(cfg)["/etc/nomad.d/federation.token"]).toBe("nrepl");
+  });
+
+  test("GIVEN a site with no peer THEN no keeper", () => {
+    expect(files(renderServer(base, { cluster, agent: agent(true) }, bootstrap))[unit]).toBeUndefined();
+  });
+
+  test("the keeper asks the peer's leader through the local server, and joins only when it does not answer", () => {
+    const script = files(renderServer(base, { cluster: primary, agent: agent(true) }, bootstrap))[FEDERATION_KEEPER];
+    expect(script).toContain('"$NOMAD_ADDR/v1/status/leader?region=$region"');
+    expect(script).toMatch(/else\n\s+said="\$\(NOMAD_TOKEN="\$\(cat "\$token_file"\)" nomad server join "\$@"/);
   });
 });

@@ -57,6 +57,8 @@ export interface ClusterSettings {
   readonly wanJoin?: readonly string[];
   /** Nomad servers of the federated region. @default - not federated */
   readonly nomadFederation?: readonly string[];
+  /** The federated Nomad region, whose servers are `nomadFederation`. @default - not federated */
+  readonly federationRegion?: string;
   /** Consul's ACL primary datacenter. @default the datacenter itself */
   readonly primaryDatacenter?: string;
   /** Nomad's authoritative region (ACLs). @default the region itself */

@@ -145,8 +145,10 @@ function addNomad(cfg: CloudConfig, m: MemberInputs): void {
 }
 
 /** The first server's one-off ACL bootstrap, idempotent: it can run again on a rebuilt VM. */
+const BOOTSTRAP_DIR = "/etc/platform-bootstrap";
+
 function addBootstrap(cfg: CloudConfig, b: BootstrapInputs, m: MemberInputs): void {
-  const dir = "/etc/platform-bootstrap";
+  const dir = BOOTSTRAP_DIR;
   cfg.addFile({ path: `${dir}/consul-management.token`, content: m.agent.consulManagementToken ?? "", permissions: "0600" });
   cfg.addFile({ path: `${dir}/consul-agent.token`, content: m.agent.consulAgentToken, permissions: "0600" });
   cfg.addFile({ path: `${dir}/nomad-consul.token`, content: m.agent.nomadConsulToken, permissions: "0600" });
@@ -179,11 +181,65 @@ until curl -sf --cacert "$NOMAD_CACERT" "$NOMAD_ADDR/v1/status/leader" | grep -q
 NOMAD_TOKEN="$(cat $d/nomad-management.token)" nomad acl token self >/dev/null 2>&1 || nomad acl bootstrap $d/nomad-management.token
 `;
 
+/**
+ * Keeps a server's Nomad region federated with the peer site's. Nomad's `retry_join` stops once
+ * it has reached a server, and the local ones answer first: a peer region that did not answer
+ * then (the tunnel not up yet, the peer site built later or rebuilt) would never be joined, and a
+ * replicating region would never get its ACLs (the rehearsal saw it in about one boot in five).
+ * Every 15 s the keeper asks this server for the peer region's leader (a status endpoint, no
+ * token: it answers only through a federation) and, when none answers, joins the peer's
+ * servers with a management token (`nomad server join` needs agent:write). Only servers that
+ * already hold that token run it: the first server of the authoritative region (its bootstrap
+ * token) and the servers of a replicating region (their replication token, which resolves there
+ * once federated: before that, the authoritative side does the join).
+ */
+export const FEDERATION_KEEPER = "/usr/local/sbin/nomad-federation-keeper";
+
+export const FEDERATION_KEEPER_SCRIPT = `#!/bin/sh
+# Joins this server's Nomad region to the peer region whenever the peer's leader does not answer
+# through it (see the library's cloud-init/role-configs.ts). Usage: <peer region> <token file> <peer server:port>...
+# It logs what a join answered when that changes (a peer site not built yet is quiet).
+set -u
+region=$1 token_file=$2
+shift 2
+export NOMAD_ADDR=https://127.0.0.1:${CLUSTER_PORTS.nomadHttp} NOMAD_CACERT=${PATHS.tlsDir}/ca.pem
+last=
+while :; do
+  if curl -sf -m 5 --cacert "$NOMAD_CACERT" "$NOMAD_ADDR/v1/status/leader?region=$region" | grep -q .; then
+    said="region $region answers"
+  else
+    said="$(NOMAD_TOKEN="$(cat "$token_file")" nomad server join "$@" 2>&1 | tail -n 1)"
+  fi
+  [ "$said" = "$last" ] || echo "$said"
+  last=$said
+  sleep 15
+done
+`;
+
+function addFederationKeeper(cfg: CloudConfig, m: MemberInputs, tokenFile: string): void {
+  const { nomadFederation, federationRegion } = m.cluster;
+  if (!nomadFederation || nomadFederation.length === 0 || !federationRegion) return;
+  cfg.addFile({ path: FEDERATION_KEEPER, permissions: "0700", content: FEDERATION_KEEPER_SCRIPT });
+  cfg.addFile({
+    path: "/etc/systemd/system/nomad-federation-keeper.service",
+    content: systemdUnit(`Nomad federation with region ${federationRegion}`, [FEDERATION_KEEPER, federationRegion, tokenFile, ...nomadFederation].join(" "), "root", ["nomad.service"]),
+  });
+  cfg.addCommand("systemctl", "daemon-reload");
+  cfg.addCommand("systemctl", "enable", "--now", "nomad-federation-keeper");
+}
+
 export function renderServer(base: BaseInputs, m: MemberInputs, bootstrap?: BootstrapInputs): CloudConfig {
   const cfg = baseConfig(base).addPackages("curl");
   addConsul(cfg, m);
   addNomad(cfg, m);
-  if (bootstrap) addBootstrap(cfg, bootstrap, m);
+  if (bootstrap) {
+    addBootstrap(cfg, bootstrap, m);
+    addFederationKeeper(cfg, m, `${BOOTSTRAP_DIR}/nomad-management.token`);
+  } else if (m.cluster.nomadReplicationToken) {
+    const tokenFile = `${PATHS.nomadConfigDir}/federation.token`;
+    cfg.addFile({ path: tokenFile, content: m.cluster.nomadReplicationToken, permissions: "0600" });
+    addFederationKeeper(cfg, m, tokenFile);
+  }
   return cfg;
 }
 

@@ -56,6 +56,13 @@ export interface RehearseOptions {
   readonly holdBack?: readonly string[];
   /** Run the fault checks (check 4) once everything else passed. @default true */
   readonly faults?: boolean;
+  /**
+   * Hold the site-to-site tunnel down until every site's Nomad servers have elected a leader, so
+   * that their first join reaches only the local servers: federation then depends on what
+   * keeps retrying it (the race a real site has when its gateway comes up after its servers).
+   * @default false
+   */
+  readonly tunnelLate?: boolean;
   /** Changes the stacks' JSON before the rehearsal (for the tests of what a broken stack does). */
   readonly mutate?: (stack: string, json: StackJson) => void;
 }
@@ -84,9 +91,31 @@ interface LoadedSite {
 /** The UDP port of the site-to-site tunnel: the ListenPort of the gateway's wg1 configuration. */
 function siteToSitePort(site: SiteUnderTest): number | undefined {
   const gw = site.vms.find((v) => v.vm.role === "vpn");
-  const conf = gw?.readFile("/etc/wireguard/wg1.conf");
+  const conf = gw?.writtenFile("/etc/wireguard/wg1.conf");
   const m = conf ? /ListenPort = (\d+)/.exec(conf) : null;
   return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The tunnel is late: each site's VPN gateway refuses (TCP reset) what its site sends to the
+ * other site's ranges (its wg1 peer's AllowedIPs), as a peer that does not answer yet. A refusal
+ * rather than a silent drop: a drop lets a join wait out its TCP timeouts (30 s per address in
+ * Nomad's serf) until the tunnel is back, which hides the race instead of showing it.
+ */
+export function lateTunnel(sites: readonly SiteUnderTest[]): { what: string; cut(): void; restore(): void } | undefined {
+  const gateways = sites.map((s) => s.vms.find((v) => v.vm.role === "vpn")).filter((g): g is RehearsalVm => !!g);
+  const ranges = (gw: RehearsalVm) => [...(gw.writtenFile("/etc/wireguard/wg1.conf") ?? "").matchAll(/^AllowedIPs = (.+)$/gm)].flatMap((m) => m[1].split(",").map((r) => r.trim()));
+  const rules = gateways.map((gw) => ({ gw, set: ranges(gw).join(", ") })).filter((r) => r.set !== "");
+  if (sites.length < 2 || rules.length === 0) return undefined;
+  return {
+    what: `each VPN gateway refuses what crosses to the other site (${rules.map((r) => `${r.gw.vm.name}: ${r.set}`).join("; ")})`,
+    cut: () => {
+      for (const { gw, set } of rules) {
+        gw.ns.execOk(["nft", "-f", "-"], { input: `table inet late {\n  chain forward { type filter hook forward priority -10; ip daddr { ${set} } meta l4proto tcp reject with tcp reset; ip daddr { ${set} } drop; }\n}\n` });
+      }
+    },
+    restore: () => { for (const { gw } of rules) gw.ns.execOk(["nft", "delete", "table", "inet", "late"]); },
+  };
 }
 
 /** A site's Consul/Nomad datacenter, as its first server's Nomad configuration says. */
@@ -283,7 +312,25 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
     say(`booting ${vms.length - held.length} VMs${held.length ? `, holding back ${held.map((h) => h.vm.name).join(", ")}` : ""}`);
     const bootStarted = Date.now();
     for (let i = 0; i < underTest.length; i++) underTest[i] = { ...underTest[i], bootStarted };
+    const timeout = opts.checkTimeoutMs ?? 120_000;
+    const late = opts.tunnelLate ? lateTunnel(underTest) : undefined;
+    if (opts.tunnelLate && !late) throw new PlanError("tunnelLate: needs two rehearsed sites joined by a site-to-site tunnel (wg1 on their gateways)");
+    if (late) {
+      late.cut();
+      say(`tunnel held down (${late.what}) until every site's Nomad servers have a leader`);
+    }
     const booting = vms.filter((v) => !held.includes(v)).map((v) => ({ v, p: bootOf(v) }));
+    const lateDone = late
+      ? (async () => {
+          const r = await poll(`tunnel held down at boot: every site's Nomad servers elect a leader among themselves first`, bootStarted, timeout, async () => {
+            const leaders = await Promise.all(underTest.map(async (u) => `${u.name} ${json<string>(await api(servers(u)[0], "nomad", "/v1/status/leader")) || "none"}`));
+            return { ok: leaders.every((l) => !l.endsWith(" none")), saw: `leaders: ${leaders.join(", ")}` };
+          });
+          late.restore();
+          say("tunnel up");
+          report(r);
+        })()
+      : undefined;
     if (held.length > 0) {
       for (const site of underTest) {
         const absent = held.filter((h) => h.site === site.name);
@@ -294,6 +341,7 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
     }
     const order = booting.map((b) => b.v);
     const boots = await Promise.allSettled(booting.map((b) => b.p));
+    await lateDone;
     boots.forEach((b, i) => {
       if (b.status === "rejected") {
         const msg = b.reason instanceof Error ? b.reason.message : String(b.reason);
@@ -306,11 +354,10 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
         continue;
       }
       say(`${site.name}: checking the cluster`);
-      const results = await clusterChecks(site, opts.checkTimeoutMs ?? 120_000);
+      const results = await clusterChecks(site, timeout);
       results.forEach(report);
       if (results.some((r) => !r.ok)) diagnostics.push(...diagnose(site));
     }
-    const timeout = opts.checkTimeoutMs ?? 120_000;
     for (const site of underTest) {
       if (!checks.every((c) => c.ok)) break;
       const dc = rehearsed.find((r) => r.site === site.name)!;

@@ -8,7 +8,7 @@
 import { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { classifySteps, CloudConfig, PACKAGES, packageName, parseUnit, parseUserData, Step, sysctlSettings, Unit, WriteFile } from "./boot";
+import { classifySteps, CloudConfig, fileContent, PACKAGES, packageName, parseUnit, parseUserData, Step, sysctlSettings, Unit, WriteFile } from "./boot";
 import { ExecOptions, ExecResult, Host, HostError, Netns, sh, shAsync } from "./host";
 import { Vm } from "./plan";
 
@@ -74,6 +74,12 @@ export class RehearsalVm {
 
   readFile(p: string): string | undefined {
     try { return fs.readFileSync(this.file(p), "utf8"); } catch { return undefined; }
+  }
+
+  /** A file as the VM's user data writes it (before it has booted, too). */
+  writtenFile(p: string): string | undefined {
+    const f = (this.cfg.write_files ?? []).find((w) => w.path === p);
+    return f ? fileContent(f).toString("utf8") : undefined;
   }
 
   /** Creates the mount and UTS namespaces: overlays, a private /run, the hostname. */

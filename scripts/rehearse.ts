@@ -1,5 +1,5 @@
 /**
- * npm run rehearse -- [--sites primary,backup] [--from DIR] [--keep]
+ * npm run rehearse -- [--sites primary,backup] [--from DIR] [--keep] [--tunnel-late]
  * Rehearses the deployment (rehearsal/): without --from, synthesizes the deployment file first
  * (the one cdktf.json names, or DEPLOYMENT_CONFIG) into a temporary folder. Needs root and the
  * toolchain (npm run toolchain). Exits non-zero when a check fails.
@@ -19,14 +19,15 @@ function fail(msg: string): never {
   process.exit(2);
 }
 
-function parseArgs(argv: readonly string[]): { sites?: string[]; from?: string; keep: boolean } {
-  const out: { sites?: string[]; from?: string; keep: boolean } = { keep: false };
+function parseArgs(argv: readonly string[]): { sites?: string[]; from?: string; keep: boolean; tunnelLate: boolean } {
+  const out: { sites?: string[]; from?: string; keep: boolean; tunnelLate: boolean } = { keep: false, tunnelLate: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--keep") out.keep = true;
+    else if (a === "--tunnel-late") out.tunnelLate = true;
     else if (a === "--sites") out.sites = (argv[++i] ?? fail("--sites needs a comma-separated list, e.g. --sites primary,backup")).split(",").filter(Boolean);
     else if (a === "--from") out.from = argv[++i] ?? fail("--from needs a synthesized folder, e.g. --from cdktf.out");
-    else fail(`unknown argument ${a}: expected --sites LIST, --from DIR or --keep`);
+    else fail(`unknown argument ${a}: expected --sites LIST, --from DIR, --keep or --tunnel-late`);
   }
   return out;
 }
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
     if (r.status !== 0) process.exit(r.status ?? 1);
   }
   const binaries = { consul: toolchainBinary("consul"), nomad: toolchainBinary("nomad") };
-  const report = await rehearse({ from, ...(args.sites ? { sites: args.sites } : {}), keep: args.keep, binaries, out: (l) => process.stdout.write(`${l}\n`) });
+  const report = await rehearse({ from, ...(args.sites ? { sites: args.sites } : {}), keep: args.keep, tunnelLate: args.tunnelLate, binaries, out: (l) => process.stdout.write(`${l}\n`) });
   process.stdout.write(`\n${reportTable(report)}\n`);
   process.stdout.write(`\nchanged from the rendered files:\n${report.changes.map((c) => `  - ${c}`).join("\n")}\n`);
   if (args.keep) {

@@ -78,7 +78,7 @@ export class InfraStack extends TerraformStack {
       datacenter: site.datacenter,
       region: site.datacenter,
       serverAddresses: site.servers.map((s) => s.fixedIp as string),
-      ...(peer ? { wanJoin: peer.servers.map((s) => s.fixedIp as string), nomadFederation: peer.servers.map((s) => `${s.fixedIp}:${CLUSTER_PORTS.nomadSerf}`) } : {}),
+      ...(peer ? { wanJoin: peer.servers.map((s) => s.fixedIp as string), nomadFederation: peer.servers.map((s) => `${s.fixedIp}:${CLUSTER_PORTS.nomadSerf}`), federationRegion: peer.datacenter } : {}),
       // The site that dials the tunnel federates with the other: one CA, keys and ACLs.
       ...(site.initiatesTunnel && props.peerStack ? { federateWith: props.peerStack.cluster } : {}),
     });

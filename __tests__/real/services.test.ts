@@ -33,6 +33,7 @@ import { HaproxySectionKind, Ingress, renderHaproxyConfig, routesFrom } from "..
 import { WorkloadSpec } from "../../constructs/workloads/spec";
 import { workloadJob } from "../../constructs/workloads/workload";
 import { createCa, describeRun, issueCert, makeTempDir, removeDir, requireRoot, requireTool, run, RunResult, TestCa, writeFile, freePort, sleep } from "./real-helpers";
+import { BOOTSTRAP_SCRIPT, FEDERATION_KEEPER_SCRIPT } from "../../cloud-init/role-configs";
 
 const d = process.env.REAL_TESTS === "1" ? describe : describe.skip;
 
@@ -336,6 +337,13 @@ d("the backup scripts", () => {
     }
     const broken = run("dash", ["-n", writeFile(dir, "broken.sh", "#!/bin/sh\necho 'unterminated\n")]);
     expect(broken.status).not.toBe(0);
+  });
+
+  test("dash parses the servers' scripts too: the ACL bootstrap and the Nomad federation keeper", () => {
+    for (const [name, script] of Object.entries({ "platform-bootstrap": BOOTSTRAP_SCRIPT, "nomad-federation-keeper": FEDERATION_KEEPER_SCRIPT })) {
+      const r = run("dash", ["-n", writeFile(dir, `${name}.sh`, script)]);
+      if (r.status !== 0) throw new Error(`${name}:\n${describeRun(r)}`);
+    }
   });
 
   describe("the Consul backup, run for real", () => {

@@ -15,6 +15,8 @@ export interface ConsulNomadClusterProps {
   readonly wanJoin?: readonly string[];
   /** Nomad servers of a federated region. @default - none */
   readonly nomadFederation?: readonly string[];
+  /** The Nomad region of `nomadFederation`'s servers. @default - none */
+  readonly federationRegion?: string;
   /**
    * The primary cluster this one federates with: its CA, gossip keys and ACL secrets are shared
    * (cross-stack references), its datacenter is the ACL primary and its region Nomad's
@@ -113,6 +115,7 @@ export class ConsulNomadCluster extends Construct {
       nomadGossipKey: this.nomadGossipKey,
       ...(props.wanJoin ? { wanJoin: props.wanJoin } : {}),
       ...(props.nomadFederation ? { nomadFederation: props.nomadFederation } : {}),
+      ...(props.federationRegion ? { federationRegion: props.federationRegion } : {}),
       ...(primary
         ? { primaryDatacenter: primary.settings.datacenter, authoritativeRegion: primary.settings.region, replicationToken: this.consulManagementToken.value, nomadReplicationToken: this.nomadManagementToken.value }
         : {}),
