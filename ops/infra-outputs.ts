@@ -23,6 +23,14 @@ export class StatusInputError extends Error {
 export const CLUSTER_MEMBERS_OUTPUT = "cluster_members";
 
 /**
+ * Name of the infra stack's output that says, per VM (by instance name), what waits for a roll:
+ * a list of "user data", "image", "flavor", "volumes", empty when the VM runs what is declared.
+ */
+export const PENDING_ROLL_OUTPUT = "pending_roll";
+
+export type PendingRollOutput = Readonly<Record<string, readonly string[]>>;
+
+/**
  * The value of the `cluster_members` output (not sensitive: names, node classes and the servers'
  * fixed addresses). Every VM of the site is a Consul member; the clients and the ingress VMs are
  * also Nomad clients, in their node class.

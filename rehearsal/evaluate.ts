@@ -7,6 +7,7 @@
  * (`terraform_remote_state`, the backup's cross-stack references) reads the other's scratch state.
  * The real Terraform applies it; nothing here computes a secret or renders a template itself.
  */
+import { PENDING_ROLL_OUTPUT } from "../ops/infra-outputs";
 import { PlanError, SitePlan, StackJson } from "./plan";
 
 /** The sensitive output holding every instance's evaluated user data, keyed by resource name. */
@@ -72,8 +73,14 @@ export function scratchRoot(plan: SitePlan, stack: StackJson, opts: ScratchOptio
     if (!from) throw new PlanError(`${plan.stack}: it reads the state of another stack (${name}) that is not rehearsed before it`);
     data[name] = { backend: "local", config: { path: opts.remoteStates[from] }, ...(r.workspace ? { workspace: r.workspace } : {}) };
   }
+  // The stack's own locals (each VM's user data is one), with the same substitutions.
+  for (const [name, v] of Object.entries(stack.locals ?? {})) locals[name] = mapStrings(v, substitute(`local ${name}`));
   const output: Record<string, unknown> = {};
-  for (const [name, o] of Object.entries(stack.output ?? {})) output[name] = mapStrings(o, substitute(`output ${name}`));
+  for (const [name, o] of Object.entries(stack.output ?? {})) {
+    // What a roll would change compares with the instances' state in OpenStack: nothing here.
+    if (name === PENDING_ROLL_OUTPUT) continue;
+    output[name] = mapStrings(o, substitute(`output ${name}`));
+  }
   const instances = stack.resource?.openstack_compute_instance_v2 ?? {};
   output[USER_DATA_OUTPUT] = {
     sensitive: true,

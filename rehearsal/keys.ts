@@ -33,7 +33,9 @@ export function peerKeysFor(json: StackJson, address: string): string[] {
     else if (Array.isArray(v)) v.forEach(walk);
     else if (v && typeof v === "object") Object.values(v).forEach(walk);
   };
+  // The VMs' user data are locals of the stack (one per VM), the rest is in its resources.
   walk(json.resource);
+  walk(json.locals);
   return [...found];
 }
 

@@ -10,7 +10,7 @@ import { Bastion, VmGroup, VmGroupMember } from "../constructs/openstack/roles";
 import { Peer, Port, SecurityGroup } from "../constructs/openstack/security";
 import { AntiAffinity, Vm } from "../constructs/openstack/vm";
 import { VpnGateway } from "../constructs/openstack/vpn-gateway";
-import { CLUSTER_MEMBERS_OUTPUT, ClusterMembersOutput } from "../ops/infra-outputs";
+import { CLUSTER_MEMBERS_OUTPUT, ClusterMembersOutput, PENDING_ROLL_OUTPUT } from "../ops/infra-outputs";
 import { hostPortsByNodeClass, planHostVolumes } from "../constructs/workloads/hosts";
 import { NODE_CLASSES, WorkloadSpec } from "../constructs/workloads/spec";
 
@@ -205,6 +205,10 @@ export class InfraStack extends TerraformStack {
     new TerraformOutput(this, "ca_certificate", { value: this.cluster.ca.certPem, description: "CA certificate of the cluster's TLS (public)" });
     new TerraformOutput(this, "consul_management_token", { value: this.cluster.consulManagementToken.value, sensitive: true, description: "Consul initial management token" });
     new TerraformOutput(this, "nomad_management_token", { value: this.cluster.nomadManagementToken.value, sensitive: true, description: "Nomad bootstrap management token" });
+    new TerraformOutput(this, PENDING_ROLL_OUTPUT, {
+      value: Object.fromEntries([this.bastion.vm, ...hosts].map((v) => [v.name, v.pendingRoll])),
+      description: "Per VM, what waits for `npm run roll` (user data, image, flavor, volumes): an apply never replaces a running VM",
+    });
     new TerraformOutput(this, CLUSTER_MEMBERS_OUTPUT, { value: InfraStack.clusterMembers(this.cluster, memberships), description: "Consul members and Nomad clients (with their node class) the site declares: what `npm run status` expects to find" });
   }
 

@@ -1,4 +1,4 @@
-import { Fn, Token } from "cdktf";
+import { Fn, Op, TerraformLocal, Token } from "cdktf";
 import { Construct } from "constructs";
 import { CloudConfig } from "../../cloud-init/cloud-config";
 import { BlockstorageVolumeV3, ComputeInstanceV2, ComputeServergroupV2, NetworkingFloatingipAssociateV2, NetworkingFloatingipV2, NetworkingPortV2 } from "./l1";
@@ -73,6 +73,18 @@ export class Vm extends Construct implements IConnectable {
   readonly connections: Connections;
   readonly userData: CloudConfig;
   readonly serverGroup?: ServerGroup;
+  /**
+   * What a roll of this VM would change (a Terraform list, empty when nothing): "user data",
+   * "image", "flavor", "volumes". These attributes are ignored by `apply` (`ROLLED_ATTRIBUTES`):
+   * a changed value waits, shown here, until `npm run roll` replaces the VM.
+   */
+  readonly pendingRoll: string;
+
+  /**
+   * The instance attributes an apply never changes on a running VM: each would replace it
+   * (user data, image, volumes) or reboot it (flavor). `npm run roll` carries them out, one VM at a time.
+   */
+  static readonly ROLLED_ATTRIBUTES: readonly string[] = ["user_data", "image_name", "flavor_name", "block_device"];
 
   constructor(scope: Construct, id: string, props: VmProps) {
     super(scope, id);
@@ -100,18 +112,31 @@ export class Vm extends Construct implements IConnectable {
     if (props.volumeGb) {
       this.volume = new BlockstorageVolumeV3(this, "data", { name: `${props.name}-data`, description: `Persistent data of ${props.name}`, size: props.volumeGb });
     }
+    // A local: the instance and the pending check read it, the JSON holds it once.
+    const userData = new TerraformLocal(this, "user-data", props.userData.render()).asString;
     this.instance = new ComputeInstanceV2(this, "instance", {
       name: props.name,
       flavorName: props.flavor,
       imageName: props.image,
       network: [{ port: portId }],
-      userData: props.userData.render(),
+      userData,
+      lifecycle: { ignoreChanges: [...Vm.ROLLED_ATTRIBUTES] },
       metadata: { role: props.role },
       ...(props.serverGroup ? { schedulerHints: [{ group: props.serverGroup.resource.id }] } : {}),
       ...(this.volume
         ? { blockDevice: [{ uuid: this.volume.id, sourceType: "volume", destinationType: "volume", bootIndex: -1, deleteOnTermination: false }] }
         : {}),
     });
+    // The provider keeps the SHA-1 of the user data the instance booted with in its state.
+    const unless = (same: unknown, what: string) => Fn.conditional(same, "", what);
+    this.pendingRoll = Token.asString(Fn.compact([
+      // A SHA-1 of the user data reveals none of its secrets (the provider keeps it in plain in its state).
+      unless(Op.eq(this.instance.userData, Fn.nonsensitive(Fn.sha1(userData))), "user data"),
+      unless(Op.eq(this.instance.imageName, props.image), "image"),
+      unless(Op.eq(this.instance.flavorName, props.flavor), "flavor"),
+      // As strings: cdktf renders a literal 0 operand as `undefined`.
+      unless(Op.eq(Fn.tostring(Fn.lengthOf(this.instance.blockDevice)), this.volume ? "1" : "0"), "volumes"),
+    ]));
     if (props.publicIp) {
       this.floatingIp = new NetworkingFloatingipV2(this, "floating-ip", { pool: props.network.externalNetworkName, description: `Public address of ${props.name}` });
       this.publicIp = this.floatingIp.address;

@@ -24,6 +24,7 @@ import {
   TaskGroup,
   Template,
   ChangeMode,
+  UpdateStrategy,
   Volume,
   WorkloadIdentity,
 } from "../nomad";
@@ -173,9 +174,16 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
     meta: { description: spec.description, version: spec.version },
     constraints: spec.nodeClass === ANY_NODE_CLASS ? [] : [Constraint.attribute("${node.class}", spec.nodeClass ?? DEFAULT_NODE_CLASS)],
     ...(kind === WorkloadKind.PERIODIC && spec.schedule ? { periodic: Periodic.cron(spec.schedule, { prohibitOverlap: true }) } : {}),
+    // A data volume is one directory on one client: never two instances on it (no canary, which
+    // would start a second process on the same files); Nomad stops the old allocation before
+    // it places the new one.
+    ...(kind === WorkloadKind.SERVICE && spec.volume && !spec.volume.hostPath ? { update: STATEFUL_UPDATE } : {}),
     groups: [group],
   });
 }
+
+/** The update of a workload with a data volume: one allocation at a time, no canary, auto-revert. */
+export const STATEFUL_UPDATE = new UpdateStrategy({ canary: 0, maxParallel: 1, autoPromote: false, autoRevert: true });
 
 /** The Consul rules a workload's tasks get: its settings, the services it calls, and what its role needs. */
 export function workloadRules(spec: WorkloadSpec): AclRules {
