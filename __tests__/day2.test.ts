@@ -4,7 +4,10 @@
  * infra stack's `pending_roll` output, for `npm run roll`.
  */
 import { Testing } from "cdktf";
+import { parse } from "yaml";
 import { parseDeployment } from "../config/deployment";
+import { AgentSettings, ClusterSettings } from "../cloud-init/agents";
+import { renderServer, SERVER_DATA_ROOT } from "../cloud-init/role-configs";
 import { Vm } from "../constructs/openstack/vm";
 import { PENDING_ROLL_OUTPUT } from "../ops/infra-outputs";
 import { buildDeployment } from "../stacks/deployment";
@@ -46,7 +49,7 @@ describe("no change to the deployment file replaces a VM implicitly", () => {
       expect(Object.keys(value).sort()).toEqual(names);
       for (const [id, r] of Object.entries(instances(j))) {
         const expr = value[r.name as string];
-        expect(expr).toContain(`openstack_compute_instance_v2.${id}.user_data == nonsensitive(sha1(local.`);
+        expect(expr).toContain(`nonsensitive((openstack_compute_instance_v2.${id}.user_data == sha1(local.`);
         expect(expr).toContain(`openstack_compute_instance_v2.${id}.image_name == "${r.image_name as string}"`);
       }
     }
@@ -99,3 +102,42 @@ describe("stateful jobs never run two instances on one data directory", () => {
     expect(new Set(stateful)).toEqual(new Set(["community-postgres", "fleet-influxdb", "fleet-minio", "fleet-postgres", "images-minio", "images-rabbitmq", "loki", "paas-mariadb", "prometheus"]));
   });
 });
+
+describe("servers keep their Raft data on a persistent volume", () => {
+  const servers = (j: StackJson) => Object.entries(instances(j)).filter(([, r]) => String(r.name).includes("-server-"));
+
+  test("GIVEN the default deployment THEN every server has a 10 GB data volume attached, never deleted with the instance", () => {
+    for (const j of Object.values(before)) {
+      const volumes = Object.values(j.resource.openstack_blockstorage_volume_v3 ?? {});
+      for (const [, r] of servers(j)) {
+        expect(volumes.find((v) => v.name === `${String(r.name)}-data`)).toMatchObject({ size: 10 });
+        expect(r.block_device).toEqual([expect.objectContaining({ delete_on_termination: false, source_type: "volume", destination_type: "volume" })]);
+      }
+    }
+  });
+
+  test("GIVEN vms.server.volumeGb WHEN set THEN that size", () => {
+    const after = synth(editedYaml((d) => { d.sites[0].vms.server.volumeGb = 25; }));
+    const volumes = Object.values(after.primary.resource.openstack_blockstorage_volume_v3);
+    expect(volumes.filter((v) => String(v.name).includes("-server-")).map((v) => v.size)).toEqual([25, 25, 25]);
+  });
+
+  test("GIVEN a server's user data THEN its agents keep their data on the volume, mounted without nofail, and do not start without it; autopilot never reaps below the server count", () => {
+    const ud = String(before.primary.locals![Object.keys(before.primary.locals!).find((l) => l.startsWith("servers_server-2_"))!]);
+    expect(ud).toContain("LABEL=server-data /var/lib/platform ext4 defaults 0 2");
+    expect(ud).not.toMatch(/server-data .*nofail/);
+    const cluster: ClusterSettings = { datacenter: "dc1", region: "dc1", serverAddresses: ["10.0.1.10", "10.0.1.11", "10.0.1.12"], consulGossipKey: "g1", nomadGossipKey: "g2" };
+    const agent: AgentSettings = { nodeName: "s2", address: "10.0.1.11", server: true, tls: { caPem: "CA", certPem: "C", keyPem: "K" }, consulAgentToken: "a", nomadConsulToken: "n", dataRoot: SERVER_DATA_ROOT };
+    const text = decodedFiles(renderServer({ hostname: "s2", adminUser: "ops", sshKeys: [] }, { cluster, agent }, undefined, Vm.DATA_VOLUME_DEVICE).render());
+    expect(JSON.parse(text["/etc/consul.d/consul.json"])).toMatchObject({ data_dir: "/var/lib/platform/consul", autopilot: { min_quorum: 3, cleanup_dead_servers: true } });
+    expect(JSON.parse(text["/etc/nomad.d/nomad.json"])).toMatchObject({ data_dir: "/var/lib/platform/nomad", autopilot: { min_quorum: 3 } });
+    for (const unit of ["consul", "nomad"]) expect(text[`/etc/systemd/system/${unit}.service`]).toContain("RequiresMountsFor=/var/lib/platform\n");
+    expect(() => renderServer({ hostname: "s2", adminUser: "ops", sshKeys: [] }, { cluster, agent })).toThrow("renderServer s2: agent.dataRoot /var/lib/platform needs the volume it lives on; expected volumeDevice");
+  });
+});
+
+/** The files of a rendered user data (before Terraform: tokens stay as they are), by path. */
+function decodedFiles(userData: string): Record<string, string> {
+  const doc = parse(userData) as { write_files: { path: string; content: string; encoding?: string }[] };
+  return Object.fromEntries(doc.write_files.map((f) => [f.path, f.encoding === "b64" ? Buffer.from(f.content, "base64").toString("utf8") : f.content]));
+}

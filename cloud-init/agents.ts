@@ -89,6 +89,16 @@ export interface AgentSettings {
   readonly hostVolumes?: Readonly<Record<string, string>>;
   /** Nomad host volumes declared read-only: name to path. @default - none */
   readonly readOnlyHostVolumes?: Readonly<Record<string, string>>;
+  /**
+   * Folder of the agents' data dirs (`consul/`, `nomad/`): a server's persistent volume, so that
+   * a replaced server keeps its Raft data and node identity. @default - /opt/consul and /opt/nomad
+   */
+  readonly dataRoot?: string;
+}
+
+/** The Consul and Nomad data dirs of an agent. */
+export function dataDirs(agent: AgentSettings): { consul: string; nomad: string } {
+  return agent.dataRoot ? { consul: `${agent.dataRoot}/consul`, nomad: `${agent.dataRoot}/nomad` } : { consul: PATHS.consulDataDir, nomad: PATHS.nomadDataDir };
 }
 
 /** The address sockaddr template every agent uses when its address is not fixed. */
@@ -98,6 +108,15 @@ function tlsFiles(dir: string): { ca_file: string; cert_file: string; key_file: 
   return { ca_file: `${dir}/ca.pem`, cert_file: `${dir}/agent.pem`, key_file: `${dir}/agent-key.pem` };
 }
 
+/**
+ * Autopilot of the servers, the same for Consul and Nomad: dead servers are cleaned up, but never
+ * below the site's server count (`min_quorum`), so a server being replaced (or down for a while)
+ * keeps its place among the voters and rejoins as itself. Read when the cluster bootstraps.
+ */
+export function serverAutopilot(cluster: ClusterSettings): Record<string, unknown> {
+  return { cleanup_dead_servers: true, min_quorum: cluster.serverAddresses.length, last_contact_threshold: "200ms", max_trailing_logs: 250, server_stabilization_time: "10s" };
+}
+
 /** The Consul agent configuration (consul.json). */
 export function consulConfig(cluster: ClusterSettings, agent: AgentSettings): Record<string, unknown> {
   const tls = tlsFiles(PATHS.tlsDir);
@@ -105,7 +124,7 @@ export function consulConfig(cluster: ClusterSettings, agent: AgentSettings): Re
     datacenter: cluster.datacenter,
     primary_datacenter: cluster.primaryDatacenter ?? cluster.datacenter,
     node_name: agent.nodeName,
-    data_dir: PATHS.consulDataDir,
+    data_dir: dataDirs(agent).consul,
     bind_addr: agent.address,
     advertise_addr: agent.address,
     // The API listens on every interface; the security groups limit it to members and the VPN.
@@ -115,7 +134,7 @@ export function consulConfig(cluster: ClusterSettings, agent: AgentSettings): Re
       ? {
           bootstrap_expect: cluster.serverAddresses.length,
           ui_config: { enabled: true },
-          autopilot: { cleanup_dead_servers: true, last_contact_threshold: "200ms", max_trailing_logs: 250, server_stabilization_time: "10s" },
+          autopilot: serverAutopilot(cluster),
           ...(cluster.wanJoin && cluster.wanJoin.length > 0 ? { retry_join_wan: [...cluster.wanJoin] } : {}),
         }
       : {}),
@@ -162,7 +181,7 @@ export function nomadConfig(cluster: ClusterSettings, agent: AgentSettings): Rec
     region: cluster.region,
     datacenter: cluster.datacenter,
     name: agent.nodeName,
-    data_dir: PATHS.nomadDataDir,
+    data_dir: dataDirs(agent).nomad,
     bind_addr: "0.0.0.0",
     advertise: { http: agent.address, rpc: agent.address, serf: agent.address },
     ports: { http: CLUSTER_PORTS.nomadHttp, rpc: CLUSTER_PORTS.nomadRpc, serf: CLUSTER_PORTS.nomadSerf },
@@ -175,7 +194,7 @@ export function nomadConfig(cluster: ClusterSettings, agent: AgentSettings): Rec
             ...(cluster.authoritativeRegion ? { authoritative_region: cluster.authoritativeRegion } : {}),
             server_join: { retry_join: [...cluster.serverAddresses, ...(cluster.nomadFederation ?? [])] },
           },
-          autopilot: { cleanup_dead_servers: true, last_contact_threshold: "200ms", max_trailing_logs: 250, server_stabilization_time: "10s" },
+          autopilot: serverAutopilot(cluster),
         }
       : {
           client: {

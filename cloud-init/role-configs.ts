@@ -7,7 +7,7 @@
  * service mesh needs; the bastion adds fail2ban; the VPN gateway adds WireGuard and forwarding.
  */
 import toolchain from "../toolchain/versions.json";
-import { AgentSettings, AgentTls, CLUSTER_PORTS, ClusterSettings, PATHS, consulConfig, nomadConfig } from "./agents";
+import { AgentSettings, AgentTls, CLUSTER_PORTS, ClusterSettings, PATHS, consulConfig, dataDirs, nomadConfig } from "./agents";
 import { CloudConfig } from "./cloud-config";
 import { renderIni, renderKeyValue } from "./formats";
 import { WireGuardInterface, renderWireGuard } from "./wireguard";
@@ -67,10 +67,19 @@ function tlsFiles(cfg: CloudConfig, dir: string, owner: string, tls: AgentTls): 
   cfg.addFile({ path: `${dir}/agent-key.pem`, content: tls.keyPem, owner, permissions: "0640", deferred: true });
 }
 
-function systemdUnit(description: string, exec: string, user: string, after: string[]): string {
+function systemdUnit(description: string, exec: string, user: string, after: string[], requiresMountsFor?: string): string {
   return renderIni(
     [
-      { name: "Unit", entries: { Description: description, Wants: "network-online.target", After: ["network-online.target", ...after] } },
+      {
+        name: "Unit",
+        entries: {
+          Description: description,
+          Wants: "network-online.target",
+          After: ["network-online.target", ...after],
+          // The data lives on a volume: never start on the root disk's empty folder instead.
+          ...(requiresMountsFor ? { RequiresMountsFor: requiresMountsFor } : {}),
+        },
+      },
       {
         name: "Service",
         entries: {
@@ -127,7 +136,7 @@ function addConsul(cfg: CloudConfig, m: MemberInputs): void {
   });
   // Readable by the consul user; Nomad runs as root.
   tlsFiles(cfg, PATHS.tlsDir, "root:consul", m.agent.tls);
-  cfg.addFile({ path: "/etc/systemd/system/consul.service", content: systemdUnit("Consul agent", `/usr/bin/consul agent -config-dir=${PATHS.consulConfigDir}`, "consul", []) });
+  cfg.addFile({ path: "/etc/systemd/system/consul.service", content: systemdUnit("Consul agent", `/usr/bin/consul agent -config-dir=${PATHS.consulConfigDir}`, "consul", [], m.agent.dataRoot) });
   cfg.addCommand("systemctl", "daemon-reload");
   cfg.addCommand("systemctl", "enable", "--now", "consul");
 }
@@ -139,7 +148,7 @@ function addConsul(cfg: CloudConfig, m: MemberInputs): void {
 function addNomad(cfg: CloudConfig, m: MemberInputs): void {
   cfg.addPackages(`nomad=${AGENT_VERSIONS.nomad}-1`);
   cfg.addFile({ path: `${PATHS.nomadConfigDir}/nomad.json`, content: JSON.stringify(nomadConfig(m.cluster, m.agent), null, 2), permissions: "0600" });
-  cfg.addFile({ path: "/etc/systemd/system/nomad.service", content: systemdUnit("Nomad agent", `/usr/bin/nomad agent -config=${PATHS.nomadConfigDir}/nomad.json`, "root", ["consul.service"]) });
+  cfg.addFile({ path: "/etc/systemd/system/nomad.service", content: systemdUnit("Nomad agent", `/usr/bin/nomad agent -config=${PATHS.nomadConfigDir}/nomad.json`, "root", ["consul.service"], m.agent.dataRoot) });
   cfg.addCommand("systemctl", "daemon-reload");
   cfg.addCommand("systemctl", "enable", "--now", "nomad");
 }
@@ -228,8 +237,36 @@ function addFederationKeeper(cfg: CloudConfig, m: MemberInputs, tokenFile: strin
   cfg.addCommand("systemctl", "enable", "--now", "nomad-federation-keeper");
 }
 
-export function renderServer(base: BaseInputs, m: MemberInputs, bootstrap?: BootstrapInputs): CloudConfig {
+/**
+ * A data volume: formatted once (mkfs refuses a device that already holds a file system), in
+ * fstab by its label. `required`: no `nofail`, so a missing volume fails the boot's mount and the
+ * units that need it (RequiresMountsFor) do not start on the root disk.
+ */
+function addDataVolume(cfg: CloudConfig, device: string, label: string, mountPoint: string, required: boolean): void {
+  cfg.addCommand("sh", "-c", `blkid ${device} || mkfs.ext4 -L ${label} ${device}`);
+  cfg.addCommand("mkdir", "-p", mountPoint);
+  cfg.addCommand("sh", "-c", `grep -q ${label} /etc/fstab || echo 'LABEL=${label} ${mountPoint} ext4 defaults${required ? "" : ",nofail"} 0 2' >> /etc/fstab`);
+  cfg.addCommand("mount", "-a");
+}
+
+/** Where a server's volume holds its agents' data dirs (consul/, nomad/). */
+export const SERVER_DATA_ROOT = "/var/lib/platform";
+
+/**
+ * A Consul + Nomad server. With `volumeDevice`, its agents' data (Raft, node identity, the
+ * keyrings) live on that persistent volume at `m.agent.dataRoot`.
+ */
+export function renderServer(base: BaseInputs, m: MemberInputs, bootstrap?: BootstrapInputs, volumeDevice?: string): CloudConfig {
   const cfg = baseConfig(base).addPackages("curl");
+  const root = m.agent.dataRoot;
+  if (root && !volumeDevice) throw new Error(`renderServer ${base.hostname}: agent.dataRoot ${root} needs the volume it lives on; expected volumeDevice`);
+  if (root && volumeDevice) {
+    addDataVolume(cfg, volumeDevice, "server-data", root, true);
+    const dirs = dataDirs(m.agent);
+    cfg.addCommand("mkdir", "-p", dirs.consul, dirs.nomad);
+    cfg.addCommand("chown", "consul:consul", dirs.consul);
+    cfg.addCommand("chmod", "0700", dirs.nomad);
+  }
   addConsul(cfg, m);
   addNomad(cfg, m);
   if (bootstrap) {
@@ -250,13 +287,7 @@ export function renderClient(base: BaseInputs, m: MemberInputs, volumeDevice?: s
   cfg.addFile({ path: "/etc/modules-load.d/bridge.conf", content: "br_netfilter\n" });
   cfg.addCommand("modprobe", "br_netfilter");
   cfg.addCommand("sysctl", "--system");
-  if (volumeDevice) {
-    // The volume is formatted once (mkfs refuses a device that already holds a file system).
-    cfg.addCommand("sh", "-c", `blkid ${volumeDevice} || mkfs.ext4 -L nomad-data ${volumeDevice}`);
-    cfg.addCommand("mkdir", "-p", PATHS.hostVolumeDir);
-    cfg.addCommand("sh", "-c", `grep -q nomad-data /etc/fstab || echo 'LABEL=nomad-data ${PATHS.hostVolumeDir} ext4 defaults,nofail 0 2' >> /etc/fstab`);
-    cfg.addCommand("mount", "-a");
-  }
+  if (volumeDevice) addDataVolume(cfg, volumeDevice, "nomad-data", PATHS.hostVolumeDir, false);
   for (const path of Object.values(m.agent.hostVolumes ?? {})) cfg.addCommand("mkdir", "-p", path);
   addConsul(cfg, m);
   addNomad(cfg, m);

@@ -107,6 +107,9 @@ export const FIRST_FIXED_HOST = 10;
 /** Allowed Consul/Nomad server counts: odd, for a quorum that survives failures. */
 export const SERVER_COUNTS = [3, 5, 7] as const;
 
+/** A server's persistent volume when `vms.server.volumeGb` says nothing: its Raft data and node identity (GB). */
+export const DEFAULT_SERVER_VOLUME_GB = 10;
+
 /** The deployment file when nothing names another. */
 export const DEFAULT_DEPLOYMENT_FILE = "config/deployment.yaml";
 
@@ -320,7 +323,7 @@ function resolveSite(s: SiteInput, at: string, problems: ConfigProblem[]): SiteC
       flavor: flavorOf(role),
       image: group(role).image ?? s.image,
       ...(tier ? { fixedIp: hostAt(tiers[tier], offset + i) } : {}),
-      ...(group(role).volumeGb ? { volumeGb: group(role).volumeGb } : {}),
+      ...((group(role).volumeGb ?? (role === "server" ? DEFAULT_SERVER_VOLUME_GB : undefined)) ? { volumeGb: group(role).volumeGb ?? DEFAULT_SERVER_VOLUME_GB } : {}),
     }));
 
   const unflavored = ROLES.filter((role) => names(role).length > 0 && !flavorOf(role));

@@ -91,9 +91,9 @@ const vmGroup = field(
     flavor: field(z.string().min(1).optional(), { doc: "Flavor of the role's VMs", example: "m1.large", absent: "`flavors.<role>`, else `flavors.default`" }),
     image: field(z.string().min(1).optional(), { doc: "Image of the role's VMs", example: "debian-12", absent: "the site's `image`" }),
     volumeGb: field(z.number().int({ message: "a whole number of GB" }).min(1, { message: "a size in GB of at least 1" }).optional(), {
-      doc: "Size in GB of a persistent Cinder volume per VM (the data disk of stateful jobs)",
+      doc: "Size in GB of a persistent Cinder volume per VM: the data disk of stateful jobs on clients; on servers, their Raft data and node identity (`/var/lib/platform`), kept across a replacement",
       example: 50,
-      absent: "no volume",
+      absent: "no volume, except servers: 10 GB",
       requiredWhen:
         "for `client` when the site has a `platform`: Prometheus, Loki and the reference systems' databases keep their data on the clients' data disk",
     }),

@@ -1,7 +1,7 @@
 import { Annotations, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { CLUSTER_PORTS, PATHS, PRIVATE_IP_TEMPLATE } from "../cloud-init/agents";
-import { BaseInputs, MemberInputs, renderBastion, renderClient, renderDevelopment, renderServer, renderVpnGateway } from "../cloud-init/role-configs";
+import { BaseInputs, MemberInputs, renderBastion, renderClient, renderDevelopment, renderServer, renderVpnGateway, SERVER_DATA_ROOT } from "../cloud-init/role-configs";
 import { DeploymentConfig, SiteConfig, VmSpec } from "../config/deployment";
 import { ConsulNomadCluster } from "../constructs/cluster/cluster";
 import { OpenstackProvider, RandomProvider, TlsProvider } from "../constructs/openstack/l1";
@@ -91,7 +91,7 @@ export class InfraStack extends TerraformStack {
     // Every membership, in the order the VMs are declared: the cluster_members output.
     const memberships: MemberInputs[] = [];
     const recorded = (m: MemberInputs) => (memberships.push(m), m);
-    const member = (vm: VmSpec | VmGroupMember, opts: { server?: boolean; nodeClass?: string; hostVolumes?: Record<string, string>; readOnlyHostVolumes?: Record<string, string> } = {}) =>
+    const member = (vm: VmSpec | VmGroupMember, opts: { server?: boolean; nodeClass?: string; hostVolumes?: Record<string, string>; readOnlyHostVolumes?: Record<string, string>; dataRoot?: string } = {}) =>
       recorded(this.cluster.member({
         nodeName: `${prefix}-${vm.name}`,
         address: vm.fixedIp ?? PRIVATE_IP_TEMPLATE,
@@ -100,6 +100,7 @@ export class InfraStack extends TerraformStack {
         ...(opts.nodeClass ? { nodeClass: opts.nodeClass } : {}),
         ...(opts.hostVolumes ? { hostVolumes: opts.hostVolumes } : {}),
         ...(opts.readOnlyHostVolumes ? { readOnlyHostVolumes: opts.readOnlyHostVolumes } : {}),
+        ...(opts.dataRoot ? { dataRoot: opts.dataRoot } : {}),
       }));
 
     const workloads = props.workloads ?? [];
@@ -118,7 +119,13 @@ export class InfraStack extends TerraformStack {
       tier: "servers",
       extraSecurityGroups: [members],
       antiAffinity: site.antiAffinity === "soft" ? AntiAffinity.SOFT : AntiAffinity.HARD,
-      userData: (vm, i) => renderServer(base(site.servers[i]), member(vm, { server: true }), i === 0 ? this.cluster.bootstrapInputs() : undefined),
+      userData: (vm, i) =>
+        renderServer(
+          base(site.servers[i]),
+          member(vm, { server: true, ...(vm.volumeGb ? { dataRoot: SERVER_DATA_ROOT } : {}) }),
+          i === 0 ? this.cluster.bootstrapInputs() : undefined,
+          vm.volumeGb ? Vm.DATA_VOLUME_DEVICE : undefined,
+        ),
     });
     this.clients = new VmGroup(this, "clients", {
       role: "client",

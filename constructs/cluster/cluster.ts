@@ -36,6 +36,8 @@ export interface MemberOptions {
   readonly nodeClass?: string;
   readonly hostVolumes?: Readonly<Record<string, string>>;
   readonly readOnlyHostVolumes?: Readonly<Record<string, string>>;
+  /** Folder of the agents' data dirs (a server's persistent volume). @default - /opt/consul and /opt/nomad */
+  readonly dataRoot?: string;
 }
 
 /** Consul's ACL rules for the agents' own token: register their node and the node_exporter service. */
@@ -138,6 +140,7 @@ export class ConsulNomadCluster extends Construct {
       ...(opts.nodeClass ? { nodeClass: opts.nodeClass } : {}),
       ...(opts.hostVolumes ? { hostVolumes: opts.hostVolumes } : {}),
       ...(opts.readOnlyHostVolumes && Object.keys(opts.readOnlyHostVolumes).length > 0 ? { readOnlyHostVolumes: opts.readOnlyHostVolumes } : {}),
+      ...(opts.dataRoot ? { dataRoot: opts.dataRoot } : {}),
     };
     return { cluster: this.settings, agent };
   }

@@ -130,8 +130,9 @@ export class Vm extends Construct implements IConnectable {
     // The provider keeps the SHA-1 of the user data the instance booted with in its state.
     const unless = (same: unknown, what: string) => Fn.conditional(same, "", what);
     this.pendingRoll = Token.asString(Fn.compact([
-      // A SHA-1 of the user data reveals none of its secrets (the provider keeps it in plain in its state).
-      unless(Op.eq(this.instance.userData, Fn.nonsensitive(Fn.sha1(userData))), "user data"),
+      // Whether two SHA-1s of the user data are equal reveals none of its secrets; Terraform marks
+      // both sensitive (the instance's keeps the mark in its state), so the comparison is unmarked.
+      unless(Fn.nonsensitive(Op.eq(this.instance.userData, Fn.sha1(userData))), "user data"),
       unless(Op.eq(this.instance.imageName, props.image), "image"),
       unless(Op.eq(this.instance.flavorName, props.flavor), "flavor"),
       // As strings: cdktf renders a literal 0 operand as `undefined`.
