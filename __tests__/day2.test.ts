@@ -11,6 +11,7 @@ import { renderServer, SERVER_DATA_ROOT } from "../cloud-init/role-configs";
 import { Vm } from "../constructs/openstack/vm";
 import { PENDING_ROLL_OUTPUT } from "../ops/infra-outputs";
 import { buildDeployment } from "../stacks/deployment";
+import { collectErrors } from "../stacks/synth";
 import { editedYaml } from "./helpers";
 
 type StackJson = { resource: Record<string, Record<string, Record<string, unknown>>>; output: Record<string, { value: unknown; sensitive?: boolean }>; locals?: Record<string, unknown> };
@@ -116,6 +117,14 @@ describe("servers keep their Raft data on a persistent volume", () => {
     }
   });
 
+  test("GIVEN the default deployment THEN no apply may destroy a data volume (servers' and clients')", () => {
+    for (const j of Object.values(before)) {
+      const volumes = Object.values(j.resource.openstack_blockstorage_volume_v3 ?? {});
+      expect(volumes.length).toBeGreaterThan(0);
+      for (const v of volumes) expect({ name: v.name, lifecycle: v.lifecycle }).toEqual({ name: v.name, lifecycle: { prevent_destroy: true } });
+    }
+  });
+
   test("GIVEN vms.server.volumeGb WHEN set THEN that size", () => {
     const after = synth(editedYaml((d) => { d.sites[0].vms.server.volumeGb = 25; }));
     const volumes = Object.values(after.primary.resource.openstack_blockstorage_volume_v3);
@@ -141,3 +150,47 @@ function decodedFiles(userData: string): Record<string, string> {
   const doc = parse(userData) as { write_files: { path: string; content: string; encoding?: string }[] };
   return Object.fromEntries(doc.write_files.map((f) => [f.path, f.encoding === "b64" ? Buffer.from(f.content, "base64").toString("utf8") : f.content]));
 }
+
+describe("data volumes belong to named clients and stay there", () => {
+  /** Each client's writable host volumes, read from the Nomad configuration in its user data. */
+  function placement(j: StackJson): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const v of Object.values(j.locals ?? {}).map(String)) {
+      const client = /hostname: fleet-\w+-(client-\d+)/.exec(v)?.[1];
+      if (!client) continue;
+      for (const m of v.matchAll(/\\"(\S+?)\\": \{\\n\s+\\"path\\": \\"\/srv\/nomad\//g)) out[m[1]] = client;
+    }
+    return out;
+  }
+  const errorsOf = (yaml: string) => {
+    const app = Testing.app();
+    buildDeployment(app, parseDeployment(yaml, "d.yaml"));
+    return collectErrors(app).map((e) => e.replace(/^[^:]+: /, "")).filter((e) => e.includes("dataVolumes"));
+  };
+
+  test("GIVEN the default deployment THEN each data volume is on the client the file names", () => {
+    const file = parseDeployment(editedYaml(() => undefined), "d.yaml").sites.find((s) => s.name === "primary")!.platform!.dataVolumes;
+    expect(placement(before.primary)).toEqual(file);
+  });
+
+  test("GIVEN one more client, or one fewer that holds none, THEN no data volume moves", () => {
+    const more = synth(editedYaml((d) => { d.sites[0].vms.client.count += 1; }));
+    expect(placement(more.primary)).toEqual(placement(before.primary));
+    const backup = synth(editedYaml((d) => { d.sites[1].vms.client.count += 1; }));
+    expect(placement(backup.backup)).toEqual(placement(before.backup));
+  });
+
+  test("fails when a client that keeps a data volume is removed, naming the volume and the workload", () => {
+    expect(errorsOf(editedYaml((d) => { d.sites[0].vms.client.count = 3; }))).toEqual([
+      'site primary: platform.dataVolumes.community-postgres: client-4 is not a client of the site (clients: client-1, client-2, client-3); expected the client that keeps the data of workload "community-postgres". A client that holds a data volume is not removed before its data is moved (README, "Changing a running site": moving a data volume)',
+      'site primary: platform.dataVolumes.prometheus-data: client-4 is not a client of the site (clients: client-1, client-2, client-3); expected the client that keeps the data of workload "prometheus". A client that holds a data volume is not removed before its data is moved (README, "Changing a running site": moving a data volume)',
+    ]);
+  });
+
+  test("fails when a data volume has no client, suggesting a placement; and on a volume no workload uses", () => {
+    expect(errorsOf(editedYaml((d) => { delete d.sites[0].platform.dataVolumes["fleet-postgres"]; d.sites[0].platform.dataVolumes["old-db"] = "client-2"; }))).toEqual([
+      "site primary: platform.dataVolumes: no client keeps fleet-postgres; expected each data volume pinned to a client, which keeps it whatever clients are added later, e.g. dataVolumes: { fleet-postgres: client-1 }",
+      expect.stringMatching(/^site primary: platform\.dataVolumes\.old-db: no workload of the site has a data volume old-db; expected one of: community-postgres, fleet-influxdb, /),
+    ]);
+  });
+});

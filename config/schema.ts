@@ -230,6 +230,20 @@ const platformSchema = z.strictObject({
       absent: "no backups",
     },
   ),
+  dataVolumes: field(
+    z
+      .record(
+        z.string().min(1),
+        field(z.string().min(1, { message: "a client's name, e.g. client-1" }), { doc: "The client (its name in `vms.client`) that keeps this data volume", example: "client-1" }),
+      )
+      .default({}),
+    {
+      doc: "Which client keeps each data volume of the site's workloads (databases, object stores, Prometheus, Loki): a volume stays on its client, so adding or removing a client never moves one",
+      example: { "fleet-postgres": "client-1", "prometheus-data": "client-2" },
+      key: "<volume>",
+      requiredWhen: "for every data volume of the site's workloads: the synth error lists the missing ones, with a placement to start from",
+    },
+  ),
   apps: field(z.array(appSchema).default([]), { doc: "Your own workloads (see Adding a workload)", example: [{ name: "hello", image: "nginxdemos/hello", version: "0.4", cpuMhz: 100, memoryMb: 64, port: 80 }] }),
   alertWebhook: field(url.optional(), {
     doc: "Where Alertmanager posts every alert (and its resolution)",

@@ -107,7 +107,7 @@ export class InfraStack extends TerraformStack {
     const hostPlan = planHostVolumes(`site ${site.name}:`, workloads, [
       ...site.clients.map((c) => ({ name: c.name, nodeClass: NODE_CLASSES.clients, hasDataDisk: c.volumeGb !== undefined })),
       ...site.ingress.map((c) => ({ name: c.name, nodeClass: NODE_CLASSES.ingress, hasDataDisk: false })),
-    ], PATHS.hostVolumeDir);
+    ], PATHS.hostVolumeDir, site.platform?.dataVolumes ?? {});
     for (const p of hostPlan.problems) Annotations.of(this).addError(p);
     const hostVolumes = (name: string) => ({ hostVolumes: { ...(hostPlan.volumes.get(name) ?? {}) }, readOnlyHostVolumes: { ...(hostPlan.readOnlyVolumes.get(name) ?? {}) } });
 

@@ -90,7 +90,10 @@ test("fails when a security group rule is removed from the synthesized JSON (Nom
       }
       const inst = json.resource!.openstack_compute_instance_v2 as Record<string, Record<string, unknown>>;
       const id = Object.keys(inst).find((k) => String(inst[k].name) === "fleet-primary-bastion-1")!;
-      inst[id].user_data = String(inst[id].user_data).replace(/10\.10\.1\.1[0-2]/g, "10.10.1.99");
+      // The instance's user data is a local of the stack (constructs/openstack/vm.ts).
+      const local = /^\$\{local\.(.+)\}$/.exec(String(inst[id].user_data))![1];
+      const locals = json.locals as Record<string, string>;
+      locals[local] = locals[local].replace(/10\.10\.1\.1[0-2]/g, "10.10.1.99");
     },
   });
   expect(removed).not.toBe("");

@@ -110,7 +110,8 @@ export class Vm extends Construct implements IConnectable {
     const portId = this.port.id;
     this.privateIp = props.fixedIp ?? Token.asString(Fn.element(this.port.allFixedIps, 0));
     if (props.volumeGb) {
-      this.volume = new BlockstorageVolumeV3(this, "data", { name: `${props.name}-data`, description: `Persistent data of ${props.name}`, size: props.volumeGb });
+      // An apply never destroys data: removing the VM keeps its volume (README, "Deleting a data volume").
+      this.volume = new BlockstorageVolumeV3(this, "data", { name: `${props.name}-data`, description: `Persistent data of ${props.name}`, size: props.volumeGb, lifecycle: { preventDestroy: true } });
     }
     // A local: the instance and the pending check read it, the JSON holds it once.
     const userData = new TerraformLocal(this, "user-data", props.userData.render()).asString;

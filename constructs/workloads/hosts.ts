@@ -50,15 +50,20 @@ export interface HostPlan {
 }
 
 /**
- * Data volumes go round-robin to the clients of the workload's class that have a data disk (so a
- * stateful workload always lands where its data is); shared host folders go to every client of
- * the class.
+ * Where each data volume lives. With `pinned` (the deployment file's `platform.dataVolumes`),
+ * each one is on the client it names, and stays there whatever clients are added or removed; a
+ * volume it does not place, a client it names that is gone, or a volume no workload uses is a
+ * problem (the first lists a placement to start from). Without it (a library user's own stack),
+ * data volumes go round-robin to the clients of the workload's class that have a data disk.
+ * Shared host folders go to every client of the class.
  */
-export function planHostVolumes(where: string, specs: readonly WorkloadSpec[], clients: readonly ClientHost[], dataDir: string): HostPlan {
+export function planHostVolumes(where: string, specs: readonly WorkloadSpec[], clients: readonly ClientHost[], dataDir: string, pinned?: Readonly<Record<string, string>>): HostPlan {
   const volumes = new Map<string, Record<string, string>>(clients.map((c) => [c.name, {}]));
   const readOnlyVolumes = new Map<string, Record<string, string>>(clients.map((c) => [c.name, {}]));
   const problems: string[] = [];
   const next = new Map<string, number>();
+  const unplaced: { source: string; candidates: readonly ClientHost[] }[] = [];
+  const used = new Set<string>();
   for (const s of specs) {
     const needs = s.volume ? jobHostNeeds(s) : undefined;
     if (!needs) continue;
@@ -72,15 +77,47 @@ export function planHostVolumes(where: string, specs: readonly WorkloadSpec[], c
         for (const c of ofClass) into.get(c.name)![v.source] = hostPath;
         continue;
       }
+      used.add(v.source);
       const withDisk = ofClass.filter((c) => c.hasDataDisk);
       if (withDisk.length === 0) {
         problems.push(`${where} workload "${s.name}": needs data volume "${v.source}", but no client of node class "${cls}" has a data disk; expected vms.client.volumeGb`);
         continue;
       }
-      const i = next.get(cls) ?? 0;
-      next.set(cls, i + 1);
-      volumes.get(withDisk[i % withDisk.length].name)![v.source] = `${dataDir}/${v.source}`;
+      if (!pinned) {
+        const i = next.get(cls) ?? 0;
+        next.set(cls, i + 1);
+        volumes.get(withDisk[i % withDisk.length].name)![v.source] = `${dataDir}/${v.source}`;
+        continue;
+      }
+      const at = pinned[v.source];
+      if (at === undefined) {
+        unplaced.push({ source: v.source, candidates: withDisk });
+        continue;
+      }
+      const host = clients.find((c) => c.name === at);
+      if (!host) {
+        problems.push(
+          `${where} platform.dataVolumes.${v.source}: ${at} is not a client of the site (clients: ${withDisk.map((c) => c.name).join(", ")}); expected the client that keeps the data of workload "${s.name}". A client that holds a data volume is not removed before its data is moved (README, "Changing a running site": moving a data volume)`,
+        );
+      } else if (!withDisk.includes(host)) {
+        problems.push(`${where} platform.dataVolumes.${v.source}: ${at} ${ofClass.includes(host) ? "has no data disk" : `is not of node class "${cls}"`}; expected a client of class "${cls}" with a data disk for workload "${s.name}": ${withDisk.map((c) => c.name).join(", ")}`);
+      } else {
+        volumes.get(host.name)![v.source] = `${dataDir}/${v.source}`;
+      }
     }
+  }
+  if (unplaced.length > 0) {
+    // A placement to start from: each to the candidate holding the fewest volumes so far.
+    const load = new Map(clients.map((c) => [c.name, Object.keys(volumes.get(c.name) ?? {}).length]));
+    const suggestion = unplaced.map(({ source, candidates }) => {
+      const c = [...candidates].sort((a, b) => load.get(a.name)! - load.get(b.name)!)[0];
+      load.set(c.name, load.get(c.name)! + 1);
+      return `${source}: ${c.name}`;
+    });
+    problems.push(`${where} platform.dataVolumes: no client keeps ${unplaced.map((u) => u.source).join(", ")}; expected each data volume pinned to a client, which keeps it whatever clients are added later, e.g. dataVolumes: { ${suggestion.join(", ")} }`);
+  }
+  for (const k of Object.keys(pinned ?? {})) {
+    if (!used.has(k)) problems.push(`${where} platform.dataVolumes.${k}: no workload of the site has a data volume ${k}; expected one of: ${[...used].sort().join(", ") || "none (no workload keeps data)"}`);
   }
   return { volumes, readOnlyVolumes, problems };
 }
