@@ -194,3 +194,35 @@ describe("data volumes belong to named clients and stay there", () => {
     ]);
   });
 });
+
+describe("certificates: explicit lifetimes and renewal", () => {
+  const certs = (j: StackJson) => Object.values(j.resource.tls_locally_signed_cert ?? {});
+  const ca = (j: StackJson) => Object.values(j.resource.tls_self_signed_cert ?? {});
+
+  test("GIVEN the default deployment THEN agents' certificates last 365 days and are re-issued 30 days before; the CA lasts 5 years and is re-issued (same key) a year before", () => {
+    for (const c of certs(before.primary)) expect(c).toMatchObject({ validity_period_hours: 8760, early_renewal_hours: 720 });
+    expect(ca(before.primary)).toEqual([expect.objectContaining({ validity_period_hours: 43800, early_renewal_hours: 8760 })]);
+    expect(ca(before.backup)).toEqual([]); // the federation's CA is the primary's
+  });
+
+  test("GIVEN certificates in the file THEN those lifetimes, for both sites", () => {
+    const after = synth(editedYaml((d) => { d.certificates = { agentValidityDays: 730, renewBeforeDays: 60, caValidityDays: 3650 }; }));
+    for (const j of Object.values(after)) for (const c of certs(j)) expect(c).toMatchObject({ validity_period_hours: 17520, early_renewal_hours: 1440 });
+    expect(ca(after.primary)).toEqual([expect.objectContaining({ validity_period_hours: 87600 })]);
+  });
+
+  const refused = (certificates: Record<string, number>) => {
+    try {
+      parseDeployment(editedYaml((d) => { d.certificates = certificates; }), "d.yaml");
+    } catch (err) {
+      return (err as Error).message.split("\n").filter((l) => l.includes("certificates"));
+    }
+    throw new Error("expected the deployment to be refused");
+  };
+  test("fails when renewal starts before the certificate is issued", () => {
+    expect(refused({ agentValidityDays: 60, renewBeforeDays: 60 }).join("\n")).toMatch(/certificates\.renewBeforeDays[\s\S]*60[\s\S]*fewer days than certificates\.agentValidityDays \(60\)/);
+  });
+  test("fails when an agent's certificate would outlive the CA", () => {
+    expect(refused({ agentValidityDays: 800, caValidityDays: 400 }).join("\n")).toMatch(/certificates\.agentValidityDays[\s\S]*800[\s\S]*at most certificates\.caValidityDays \(400\)/);
+  });
+});

@@ -10,7 +10,7 @@ import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { docAt, exampleAt, yamlInline } from "./fields";
 import { contains, hostAt, overlaps, size } from "./net";
-import { BackendInput, DEFAULT_COUNTS, PlatformInput, ROLES, Role, SiteInput, TIERS, Tier, deploymentSchema } from "./schema";
+import { BackendInput, CertificatesInput, DEFAULT_COUNTS, PlatformInput, ROLES, Role, SiteInput, TIERS, Tier, deploymentSchema } from "./schema";
 
 export { DEFAULT_COUNTS, ROLES, TIERS, overlaps };
 export type { Role, Tier };
@@ -99,6 +99,8 @@ export interface DeploymentConfig {
   readonly adminUser: string;
   /** Where Terraform keeps each stack's state. @default { type: "local" } */
   readonly backend?: BackendInput;
+  /** The agents' certificates and their CA: lifetimes and renewal. @default - the schema's defaults */
+  readonly certificates?: CertificatesInput;
   readonly sites: readonly SiteConfig[];
 }
 
@@ -175,9 +177,16 @@ export function parseDeployment(text: string, file = "deployment.yaml", checks: 
   const problems: ConfigProblem[] = [];
   const sites = parsed.data.sites.map((s, i) => resolveSite(s, `sites[${i}]`, problems));
   crossSiteChecks(parsed.data.sites, sites, problems);
+  const certs = parsed.data.certificates;
+  if (certs.renewBeforeDays >= certs.agentValidityDays) {
+    problems.push({ path: "certificates.renewBeforeDays", value: certs.renewBeforeDays, expected: `fewer days than certificates.agentValidityDays (${certs.agentValidityDays}): a certificate is re-issued that long before it expires` });
+  }
+  if (certs.agentValidityDays > certs.caValidityDays) {
+    problems.push({ path: "certificates.agentValidityDays", value: certs.agentValidityDays, expected: `at most certificates.caValidityDays (${certs.caValidityDays}): no certificate outlives the CA that signed it` });
+  }
   if (problems.length === 0) for (const check of checks) problems.push(...check(sites));
   if (problems.length > 0) throw new DeploymentConfigError(file, problems);
-  return { project: parsed.data.project, adminUser: parsed.data.adminUser, backend: parsed.data.backend, sites };
+  return { project: parsed.data.project, adminUser: parsed.data.adminUser, backend: parsed.data.backend, certificates: certs, sites };
 }
 
 function pathOf(path: readonly PropertyKey[]): string {

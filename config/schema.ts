@@ -395,6 +395,26 @@ export const deploymentSchema = z.strictObject({
     doc: "Where Terraform keeps each stack's state (see Secrets and the Terraform state); the platform stacks read the infra outputs from it",
     example: { type: "s3", bucket: "fleet-tfstate", region: "RegionOne" },
   }),
+  certificates: field(
+    z
+      .strictObject({
+        agentValidityDays: field(z.number().int({ message: "a whole number of days" }).min(30, { message: "at least 30 days" }).default(365), {
+          doc: "Lifetime of each agent's certificate (Consul and Nomad TLS); changing it re-issues every certificate, and every VM waits for its roll",
+          example: 365,
+        }),
+        renewBeforeDays: field(z.number().int({ message: "a whole number of days" }).min(7, { message: "at least 7 days" }).default(30), {
+          doc: "How long before an agent's certificate expires an apply re-issues it (every VM then waits in `pending_roll`): the time left to roll them",
+          example: 30,
+        }),
+        caValidityDays: field(z.number().int({ message: "a whole number of days" }).min(365, { message: "at least 365 days" }).default(1825), {
+          doc: "Lifetime of the cluster CA (shared by a federation); renewed with the same key 365 days before it expires, so certificates it signed stay valid",
+          example: 1825,
+        }),
+      })
+      .default({ agentValidityDays: 365, renewBeforeDays: 30, caValidityDays: 1825 }),
+    { doc: "The TLS certificates of the agents and their CA (see Changing a running site: certificates)", example: { agentValidityDays: 365, renewBeforeDays: 30 } },
+  ),
   sites: field(z.array(siteSchema).min(1, { message: "at least one site" }), { doc: "Every site: two stacks each", example: [{ name: "primary", region: "RegionOne" }] }),
 });
+export type CertificatesInput = z.infer<typeof deploymentSchema>["certificates"];
 export type DeploymentInput = z.infer<typeof deploymentSchema>;

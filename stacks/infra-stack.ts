@@ -79,6 +79,15 @@ export class InfraStack extends TerraformStack {
       region: site.datacenter,
       serverAddresses: site.servers.map((s) => s.fixedIp as string),
       ...(peer ? { wanJoin: peer.servers.map((s) => s.fixedIp as string), nomadFederation: peer.servers.map((s) => `${s.fixedIp}:${CLUSTER_PORTS.nomadSerf}`), federationRegion: peer.datacenter } : {}),
+      ...(deployment.certificates
+        ? {
+            certificates: {
+              validityHours: deployment.certificates.caValidityDays * 24,
+              agentValidityHours: deployment.certificates.agentValidityDays * 24,
+              agentRenewBeforeHours: deployment.certificates.renewBeforeDays * 24,
+            },
+          }
+        : {}),
       // The site that dials the tunnel federates with the other: one CA, keys and ACLs.
       ...(site.initiatesTunnel && props.peerStack ? { federateWith: props.peerStack.cluster } : {}),
     });

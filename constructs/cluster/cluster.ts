@@ -2,7 +2,7 @@ import { Construct } from "constructs";
 import { AgentSettings, CLUSTER_PORTS, ClusterSettings } from "../../cloud-init/agents";
 import { IConnectable, Peer, Port, SecurityGroup } from "../openstack/security";
 import { BootstrapInputs, MemberInputs } from "../../cloud-init/role-configs";
-import { ClusterCa, GossipKey, SecretToken } from "./secrets";
+import { ClusterCa, ClusterCaProps, GossipKey, SecretToken } from "./secrets";
 
 export interface ConsulNomadClusterProps {
   /** Consul datacenter (also the Nomad datacenter). */
@@ -24,6 +24,8 @@ export interface ConsulNomadClusterProps {
    * @default - a cluster of its own
    */
   readonly federateWith?: ConsulNomadCluster;
+  /** Lifetimes of the CA and the agents' certificates, and the agents' renewal (a federated cluster uses its primary's CA). @default - ClusterCa's defaults */
+  readonly certificates?: Pick<ClusterCaProps, "validityHours" | "agentValidityHours" | "agentRenewBeforeHours">;
 }
 
 export interface MemberOptions {
@@ -99,7 +101,7 @@ export class ConsulNomadCluster extends Construct {
       this.nomadConsulToken = primary.nomadConsulToken;
       this.nomadManagementToken = primary.nomadManagementToken;
     } else {
-      this.ca = new ClusterCa(this, "ca", { commonName: `${props.datacenter} cluster CA` });
+      this.ca = new ClusterCa(this, "ca", { commonName: `${props.datacenter} cluster CA`, ...props.certificates });
       this.consulGossipKey = new GossipKey(this, "consul-gossip").base64;
       this.nomadGossipKey = new GossipKey(this, "nomad-gossip").base64;
       const tokens = new Construct(this, "tokens");

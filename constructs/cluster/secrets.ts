@@ -13,6 +13,8 @@ export interface ClusterCaProps {
   readonly validityHours?: number;
   /** Agent certificate validity in hours. @default 8760 (1 year) */
   readonly agentValidityHours?: number;
+  /** How long before an agent certificate expires Terraform re-issues it, in hours. @default 720 (30 days) */
+  readonly agentRenewBeforeHours?: number;
 }
 
 export interface AgentCertOptions {
@@ -32,17 +34,23 @@ export class ClusterCa extends Construct {
 
   readonly key: PrivateKey;
   readonly cert: SelfSignedCert;
+  /** The CA is re-issued (with the same key) this long before it expires, in hours: 365 days. */
+  static readonly CA_RENEW_BEFORE_HOURS = 8760;
+  static readonly DEFAULT_AGENT_RENEW_BEFORE_HOURS = 720;
   private readonly agentValidityHours: number;
+  private readonly agentRenewBeforeHours: number;
 
   constructor(scope: Construct, id: string, props: ClusterCaProps) {
     super(scope, id);
     this.agentValidityHours = props.agentValidityHours ?? ClusterCa.DEFAULT_AGENT_VALIDITY_HOURS;
+    this.agentRenewBeforeHours = props.agentRenewBeforeHours ?? ClusterCa.DEFAULT_AGENT_RENEW_BEFORE_HOURS;
     this.key = new PrivateKey(this, "key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
     this.cert = new SelfSignedCert(this, "cert", {
       privateKeyPem: this.key.privateKeyPem,
       isCaCertificate: true,
       validityPeriodHours: props.validityHours ?? ClusterCa.DEFAULT_VALIDITY_HOURS,
-      earlyRenewalHours: 720,
+      // Re-issued with the same key: what it signed still verifies against the new certificate.
+      earlyRenewalHours: ClusterCa.CA_RENEW_BEFORE_HOURS,
       allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
       subject: [{ commonName: props.commonName, organization: "platform" }],
     });
@@ -72,7 +80,7 @@ export class ClusterCa extends Construct {
       caPrivateKeyPem: (this.cachedKeyPem ??= this.key.privateKeyPem),
       caCertPem: this.certPem,
       validityPeriodHours: this.agentValidityHours,
-      earlyRenewalHours: 720,
+      earlyRenewalHours: this.agentRenewBeforeHours,
       allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
     });
     return {
