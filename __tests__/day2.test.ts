@@ -33,10 +33,10 @@ function applied(r: Record<string, unknown>): Record<string, unknown> {
 const before = synth(editedYaml(() => undefined));
 
 describe("no change to the deployment file replaces a VM implicitly", () => {
-  test("GIVEN the default deployment THEN every instance ignores its user data, image, flavor and volumes", () => {
+  test("GIVEN the default deployment THEN every instance ignores its user data, image, flavor, volumes and server group", () => {
     for (const [site, j] of Object.entries(before)) {
       for (const [name, r] of Object.entries(instances(j))) {
-        expect({ site, name, ignore: (r.lifecycle as { ignore_changes?: string[] })?.ignore_changes }).toEqual({ site, name, ignore: ["user_data", "image_name", "flavor_name", "block_device"] });
+        expect({ site, name, ignore: (r.lifecycle as { ignore_changes?: string[] })?.ignore_changes }).toEqual({ site, name, ignore: ["user_data", "image_name", "flavor_name", "block_device", "scheduler_hints"] });
       }
     }
   });
@@ -75,6 +75,14 @@ describe("no change to the deployment file replaces a VM implicitly", () => {
     for (const id of Object.keys(b)) expect(applied(a[id])).toEqual(applied(b[id]));
   });
 
+  test("GIVEN another anti-affinity policy (a new server group) WHEN synthesized THEN no server changes for an apply, and pending_roll compares the group", () => {
+    const after = synth(editedYaml((d) => { d.sites[0].antiAffinity = "soft"; }));
+    const [b, a] = [instances(before.primary), instances(after.primary)];
+    for (const id of Object.keys(b)) expect(applied(a[id])).toEqual(applied(b[id]));
+    const server = Object.entries(a).find(([, r]) => String(r.name).endsWith("-server-1"))!;
+    expect((after.primary.output[PENDING_ROLL_OUTPUT].value as Record<string, string>)[String(server[1].name)]).toContain(`tolist(openstack_compute_instance_v2.${server[0]}.scheduler_hints).0.group == openstack_compute_servergroup_v2.`);
+  });
+
   test("GIVEN another image WHEN synthesized THEN no instance changes for an apply: the image waits for the roll", () => {
     const after = synth(editedYaml((d) => { d.sites[0].image = "debian-13"; }));
     const [b, a] = [instances(before.primary), instances(after.primary)];
@@ -86,10 +94,10 @@ describe("no change to the deployment file replaces a VM implicitly", () => {
 });
 
 describe("stateful jobs never run two instances on one data directory", () => {
-  test("GIVEN the default deployment THEN every job with a writable host volume updates with no canary, one allocation at a time", () => {
+  test("GIVEN the default deployment THEN every job with a writable host volume updates with no canary and no automatic revert, one allocation at a time, and has 60 s to stop", () => {
     const app = Testing.app();
     const stacks = buildDeployment(app, parseDeployment(editedYaml(() => undefined), "d.yaml"));
-    type Job = { Job: { ID: string; Update?: { Canary: number; MaxParallel: number }; TaskGroups: { Volumes?: Record<string, { Type: string; ReadOnly?: boolean }> }[] } };
+    type Job = { Job: { ID: string; Update?: { Canary: number; MaxParallel: number; AutoRevert: boolean }; TaskGroups: { Volumes?: Record<string, { Type: string; ReadOnly?: boolean }>; Tasks: { KillTimeout?: number }[] }[] } };
     const stateful: string[] = [];
     for (const s of stacks.values()) {
       const j = JSON.parse(Testing.synth(s.platform)) as { resource: Record<string, Record<string, { jobspec?: string }>> };
@@ -97,7 +105,7 @@ describe("stateful jobs never run two instances on one data directory", () => {
         const job = (JSON.parse(r.jobspec!) as Job).Job;
         if (!job.TaskGroups.some((g) => Object.values(g.Volumes ?? {}).some((v) => v.Type === "host" && !v.ReadOnly))) continue;
         stateful.push(job.ID);
-        expect({ id: job.ID, canary: job.Update?.Canary, maxParallel: job.Update?.MaxParallel }).toEqual({ id: job.ID, canary: 0, maxParallel: 1 });
+        expect({ id: job.ID, canary: job.Update?.Canary, maxParallel: job.Update?.MaxParallel, autoRevert: job.Update?.AutoRevert, kill: job.TaskGroups[0].Tasks[0].KillTimeout }).toEqual({ id: job.ID, canary: 0, maxParallel: 1, autoRevert: false, kill: 60e9 });
       }
     }
     expect(new Set(stateful)).toEqual(new Set(["community-postgres", "fleet-influxdb", "fleet-minio", "fleet-postgres", "images-minio", "images-rabbitmq", "loki", "paas-mariadb", "prometheus"]));
@@ -131,10 +139,10 @@ describe("servers keep their Raft data on a persistent volume", () => {
     expect(volumes.filter((v) => String(v.name).includes("-server-")).map((v) => v.size)).toEqual([25, 25, 25]);
   });
 
-  test("GIVEN a server's user data THEN its agents keep their data on the volume, mounted without nofail, and do not start without it; autopilot never reaps below the server count", () => {
+  test("GIVEN a server's user data THEN its agents keep their data on the volume and do not start without it; autopilot never reaps below the server count", () => {
     const ud = String(before.primary.locals![Object.keys(before.primary.locals!).find((l) => l.startsWith("servers_server-2_"))!]);
-    expect(ud).toContain("LABEL=server-data /var/lib/platform ext4 defaults 0 2");
-    expect(ud).not.toMatch(/server-data .*nofail/);
+    // nofail: a missing volume must not stop the boot (no SSH); the agents require the mount.
+    expect(ud).toContain("LABEL=server-data /var/lib/platform ext4 defaults,nofail,x-systemd.device-timeout=5min 0 2");
     const cluster: ClusterSettings = { datacenter: "dc1", region: "dc1", serverAddresses: ["10.0.1.10", "10.0.1.11", "10.0.1.12"], consulGossipKey: "g1", nomadGossipKey: "g2" };
     const agent: AgentSettings = { nodeName: "s2", address: "10.0.1.11", server: true, tls: { caPem: "CA", certPem: "C", keyPem: "K" }, consulAgentToken: "a", nomadConsulToken: "n", dataRoot: SERVER_DATA_ROOT };
     const text = decodedFiles(renderServer({ hostname: "s2", adminUser: "ops", sshKeys: [] }, { cluster, agent }, undefined, Vm.DATA_VOLUME_DEVICE).render());
@@ -222,7 +230,8 @@ describe("certificates: explicit lifetimes and renewal", () => {
   test("fails when renewal starts before the certificate is issued", () => {
     expect(refused({ agentValidityDays: 60, renewBeforeDays: 60 }).join("\n")).toMatch(/certificates\.renewBeforeDays[\s\S]*60[\s\S]*fewer days than certificates\.agentValidityDays \(60\)/);
   });
-  test("fails when an agent's certificate would outlive the CA", () => {
-    expect(refused({ agentValidityDays: 800, caValidityDays: 400 }).join("\n")).toMatch(/certificates\.agentValidityDays[\s\S]*800[\s\S]*at most certificates\.caValidityDays \(400\)/);
+  test("fails when the CA would be re-issued at once (its last year) or outlived by an agent's certificate", () => {
+    expect(refused({ agentValidityDays: 365, caValidityDays: 365 }).join("\n")).toMatch(/certificates\.caValidityDays[\s\S]*365[\s\S]*at least certificates\.agentValidityDays \+ 365 \(730\)/);
+    expect(refused({ agentValidityDays: 800, caValidityDays: 1000 }).join("\n")).toMatch(/certificates\.caValidityDays[\s\S]*1000[\s\S]*at least certificates\.agentValidityDays \+ 365 \(1165\)/);
   });
 });

@@ -145,10 +145,10 @@ function addConsul(cfg: CloudConfig, m: MemberInputs): void {
  * Nomad reads only our nomad.json: the Debian package's /etc/nomad.d/nomad.hcl enables both
  * server (bootstrap_expect 1) and client, which a config folder would merge in.
  */
-function addNomad(cfg: CloudConfig, m: MemberInputs): void {
+function addNomad(cfg: CloudConfig, m: MemberInputs, dataMount: string | undefined = m.agent.dataRoot): void {
   cfg.addPackages(`nomad=${AGENT_VERSIONS.nomad}-1`);
   cfg.addFile({ path: `${PATHS.nomadConfigDir}/nomad.json`, content: JSON.stringify(nomadConfig(m.cluster, m.agent), null, 2), permissions: "0600" });
-  cfg.addFile({ path: "/etc/systemd/system/nomad.service", content: systemdUnit("Nomad agent", `/usr/bin/nomad agent -config=${PATHS.nomadConfigDir}/nomad.json`, "root", ["consul.service"], m.agent.dataRoot) });
+  cfg.addFile({ path: "/etc/systemd/system/nomad.service", content: systemdUnit("Nomad agent", `/usr/bin/nomad agent -config=${PATHS.nomadConfigDir}/nomad.json`, "root", ["consul.service"], dataMount) });
   cfg.addCommand("systemctl", "daemon-reload");
   cfg.addCommand("systemctl", "enable", "--now", "nomad");
 }
@@ -231,7 +231,15 @@ function addFederationKeeper(cfg: CloudConfig, m: MemberInputs, tokenFile: strin
   cfg.addFile({ path: FEDERATION_KEEPER, permissions: "0700", content: FEDERATION_KEEPER_SCRIPT });
   cfg.addFile({
     path: "/etc/systemd/system/nomad-federation-keeper.service",
-    content: systemdUnit(`Nomad federation with region ${federationRegion}`, [FEDERATION_KEEPER, federationRegion, tokenFile, ...nomadFederation].join(" "), "root", ["nomad.service"]),
+    // Its own unit: no reload, and a stop ends the script and its sleep (the whole control group).
+    content: renderIni(
+      [
+        { name: "Unit", entries: { Description: `Nomad federation with region ${federationRegion}`, After: ["network-online.target", "nomad.service"], Wants: "network-online.target" } },
+        { name: "Service", entries: { ExecStart: [FEDERATION_KEEPER, federationRegion, tokenFile, ...nomadFederation].join(" "), Restart: "on-failure", RestartSec: 5 } },
+        { name: "Install", entries: { WantedBy: "multi-user.target" } },
+      ],
+      "=",
+    ),
   });
   cfg.addCommand("systemctl", "daemon-reload");
   cfg.addCommand("systemctl", "enable", "--now", "nomad-federation-keeper");
@@ -239,13 +247,16 @@ function addFederationKeeper(cfg: CloudConfig, m: MemberInputs, tokenFile: strin
 
 /**
  * A data volume: formatted once (mkfs refuses a device that already holds a file system), in
- * fstab by its label. `required`: no `nofail`, so a missing volume fails the boot's mount and the
- * units that need it (RequiresMountsFor) do not start on the root disk.
+ * fstab by its label. The agents that keep data on it require its mount (RequiresMountsFor), so
+ * a missing volume stops them instead of starting them on the root disk's empty folder.
+ * `required`: the boot waits up to 5 minutes for the device (a slow attach).
  */
 function addDataVolume(cfg: CloudConfig, device: string, label: string, mountPoint: string, required: boolean): void {
   cfg.addCommand("sh", "-c", `blkid ${device} || mkfs.ext4 -L ${label} ${device}`);
   cfg.addCommand("mkdir", "-p", mountPoint);
-  cfg.addCommand("sh", "-c", `grep -q ${label} /etc/fstab || echo 'LABEL=${label} ${mountPoint} ext4 defaults${required ? "" : ",nofail"} 0 2' >> /etc/fstab`);
+  // nofail either way: without it a missing volume stops the whole boot (no network, no SSH); the
+  // units that need the data require the mount instead (RequiresMountsFor).
+  cfg.addCommand("sh", "-c", `grep -q ${label} /etc/fstab || echo 'LABEL=${label} ${mountPoint} ext4 defaults,nofail${required ? ",x-systemd.device-timeout=5min" : ""} 0 2' >> /etc/fstab`);
   cfg.addCommand("mount", "-a");
 }
 
@@ -264,7 +275,8 @@ export function renderServer(base: BaseInputs, m: MemberInputs, bootstrap?: Boot
     addDataVolume(cfg, volumeDevice, "server-data", root, true);
     const dirs = dataDirs(m.agent);
     cfg.addCommand("mkdir", "-p", dirs.consul, dirs.nomad);
-    cfg.addCommand("chown", "consul:consul", dirs.consul);
+    // Recursive: a replaced server's image may give the consul user another uid.
+    cfg.addCommand("chown", "-R", "consul:consul", dirs.consul);
     cfg.addCommand("chmod", "0700", dirs.nomad);
   }
   addConsul(cfg, m);
@@ -290,7 +302,8 @@ export function renderClient(base: BaseInputs, m: MemberInputs, volumeDevice?: s
   if (volumeDevice) addDataVolume(cfg, volumeDevice, "nomad-data", PATHS.hostVolumeDir, false);
   for (const path of Object.values(m.agent.hostVolumes ?? {})) cfg.addCommand("mkdir", "-p", path);
   addConsul(cfg, m);
-  addNomad(cfg, m);
+  // A client with a data disk: Nomad (and so the data services) only with the disk mounted.
+  addNomad(cfg, m, volumeDevice ? PATHS.hostVolumeDir : undefined);
   return cfg;
 }
 

@@ -181,8 +181,12 @@ export function parseDeployment(text: string, file = "deployment.yaml", checks: 
   if (certs.renewBeforeDays >= certs.agentValidityDays) {
     problems.push({ path: "certificates.renewBeforeDays", value: certs.renewBeforeDays, expected: `fewer days than certificates.agentValidityDays (${certs.agentValidityDays}): a certificate is re-issued that long before it expires` });
   }
-  if (certs.agentValidityDays > certs.caValidityDays) {
-    problems.push({ path: "certificates.agentValidityDays", value: certs.agentValidityDays, expected: `at most certificates.caValidityDays (${certs.caValidityDays}): no certificate outlives the CA that signed it` });
+  if (certs.agentValidityDays + 365 > certs.caValidityDays) {
+    problems.push({
+      path: "certificates.caValidityDays",
+      value: certs.caValidityDays,
+      expected: `at least certificates.agentValidityDays + 365 (${certs.agentValidityDays + 365}): the CA is re-issued a year before it expires, and no agent certificate outlives it`,
+    });
   }
   if (problems.length === 0) for (const check of checks) problems.push(...check(sites));
   if (problems.length > 0) throw new DeploymentConfigError(file, problems);

@@ -75,16 +75,17 @@ export class Vm extends Construct implements IConnectable {
   readonly serverGroup?: ServerGroup;
   /**
    * What a roll of this VM would change (a Terraform list, empty when nothing): "user data",
-   * "image", "flavor", "volumes". These attributes are ignored by `apply` (`ROLLED_ATTRIBUTES`):
+   * "image", "flavor", "volumes", "server group". These attributes are ignored by `apply` (`ROLLED_ATTRIBUTES`):
    * a changed value waits, shown here, until `npm run roll` replaces the VM.
    */
   readonly pendingRoll: string;
 
   /**
    * The instance attributes an apply never changes on a running VM: each would replace it
-   * (user data, image, volumes) or reboot it (flavor). `npm run roll` carries them out, one VM at a time.
+   * (user data, image, volumes, server group: a changed anti-affinity policy makes a new group) or
+   * reboot it (flavor). `npm run roll` carries them out, one VM at a time.
    */
-  static readonly ROLLED_ATTRIBUTES: readonly string[] = ["user_data", "image_name", "flavor_name", "block_device"];
+  static readonly ROLLED_ATTRIBUTES: readonly string[] = ["user_data", "image_name", "flavor_name", "block_device", "scheduler_hints"];
 
   constructor(scope: Construct, id: string, props: VmProps) {
     super(scope, id);
@@ -138,6 +139,7 @@ export class Vm extends Construct implements IConnectable {
       unless(Op.eq(this.instance.flavorName, props.flavor), "flavor"),
       // As strings: cdktf renders a literal 0 operand as `undefined`.
       unless(Op.eq(Fn.tostring(Fn.lengthOf(this.instance.blockDevice)), this.volume ? "1" : "0"), "volumes"),
+      ...(props.serverGroup ? [unless(Op.eq(this.instance.schedulerHints.get(0).group, props.serverGroup.resource.id), "server group")] : []),
     ]));
     if (props.publicIp) {
       this.floatingIp = new NetworkingFloatingipV2(this, "floating-ip", { pool: props.network.externalNetworkName, description: `Public address of ${props.name}` });

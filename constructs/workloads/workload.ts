@@ -130,6 +130,7 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
       ...(spec.hostNetwork && (port || hostPorts.length) ? { ports: [...(port ? [port] : []), ...hostPorts] } : {}),
     }),
     resources: { cpuMhz: spec.resources.cpuMhz, memoryMb: spec.resources.memoryMb },
+    ...(spec.volume && !spec.volume.hostPath ? { killTimeout: STATEFUL_KILL_TIMEOUT } : {}),
     ...(spec.env ? { env: { ...spec.env } } : {}),
     templates: (spec.files ?? []).map(
       (f) => new Template({ destination: f.destination, data: f.content, ...(f.changeSignal ? { changeMode: ChangeMode.signal(f.changeSignal) } : {}), ...(f.env ? { env: true } : {}) }),
@@ -182,8 +183,15 @@ export function workloadJob(spec: WorkloadSpec, datacenters: readonly string[]):
   });
 }
 
-/** The update of a workload with a data volume: one allocation at a time, no canary, auto-revert. */
-export const STATEFUL_UPDATE = new UpdateStrategy({ canary: 0, maxParallel: 1, autoPromote: false, autoRevert: true });
+/**
+ * The update of a workload with a data volume: one allocation at a time, no canary, and no
+ * automatic revert (a new version may have migrated its files: the old one is not started on them
+ * unasked).
+ */
+export const STATEFUL_UPDATE = new UpdateStrategy({ canary: 0, maxParallel: 1, autoPromote: false, autoRevert: false });
+
+/** How long a workload with a data volume has to stop cleanly (flush, checkpoint) before SIGKILL. */
+export const STATEFUL_KILL_TIMEOUT = Duration.seconds(60);
 
 /** The Consul rules a workload's tasks get: its settings, the services it calls, and what its role needs. */
 export function workloadRules(spec: WorkloadSpec): AclRules {
