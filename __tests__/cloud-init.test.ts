@@ -6,6 +6,7 @@ import { renderIni, renderKeyValue } from "../cloud-init/formats";
 import { AGENT_VERSIONS, FEDERATION_KEEPER, SSHD_HARDENING, baseConfig, renderBastion, renderClient, renderServer, renderVpnGateway } from "../cloud-init/role-configs";
 import { renderWireGuard } from "../cloud-init/wireguard";
 import { ConsulNomadCluster } from "../constructs/cluster/cluster";
+import { writtenFiles } from "./helpers";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHb0vT9n1j0mCq0yXU2mN4x2mVtX9Jm5T3bC6s0F0b1Z a@b";
 const base = { hostname: "fleet-primary-server-1", adminUser: "ops", sshKeys: [KEY] };
@@ -21,10 +22,7 @@ const agent = (server: boolean): AgentSettings => ({
   ...(server ? { consulManagementToken: "mgmt" } : {}),
 });
 
-function files(cfg: CloudConfig): Record<string, string> {
-  const doc = parse(cfg.render()) as { write_files: { path: string; content: string; encoding: string }[] };
-  return Object.fromEntries(doc.write_files.map((f) => [f.path, Buffer.from(f.content, f.encoding === "b64" ? "base64" : "utf8").toString("utf8")]));
-}
+const files = (cfg: CloudConfig): Record<string, string> => writtenFiles(cfg.render());
 
 describe("cloud-config rendering", () => {
   test("GIVEN a server WHEN rendered THEN a #cloud-config with keys-only access, pinned agents and their configs", () => {

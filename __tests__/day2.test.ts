@@ -4,7 +4,6 @@
  * infra stack's `pending_roll` output, for `npm run roll`.
  */
 import { Testing } from "cdktf";
-import { parse } from "yaml";
 import { parseDeployment } from "../config/deployment";
 import { AgentSettings, ClusterSettings } from "../cloud-init/agents";
 import { renderServer, SERVER_DATA_ROOT } from "../cloud-init/role-configs";
@@ -12,7 +11,7 @@ import { Vm } from "../constructs/openstack/vm";
 import { PENDING_ROLL_OUTPUT } from "../ops/infra-outputs";
 import { buildDeployment } from "../stacks/deployment";
 import { collectErrors } from "../stacks/synth";
-import { editedYaml } from "./helpers";
+import { editedYaml, writtenFiles } from "./helpers";
 
 type StackJson = { resource: Record<string, Record<string, Record<string, unknown>>>; output: Record<string, { value: unknown; sensitive?: boolean }>; locals?: Record<string, unknown> };
 
@@ -145,7 +144,7 @@ describe("servers keep their Raft data on a persistent volume", () => {
     expect(ud).toContain("LABEL=server-data /var/lib/platform ext4 defaults,nofail,x-systemd.device-timeout=5min 0 2");
     const cluster: ClusterSettings = { datacenter: "dc1", region: "dc1", serverAddresses: ["10.0.1.10", "10.0.1.11", "10.0.1.12"], consulGossipKey: "g1", nomadGossipKey: "g2" };
     const agent: AgentSettings = { nodeName: "s2", address: "10.0.1.11", server: true, tls: { caPem: "CA", certPem: "C", keyPem: "K" }, consulAgentToken: "a", nomadConsulToken: "n", dataRoot: SERVER_DATA_ROOT };
-    const text = decodedFiles(renderServer({ hostname: "s2", adminUser: "ops", sshKeys: [] }, { cluster, agent }, undefined, Vm.DATA_VOLUME_DEVICE).render());
+    const text = writtenFiles(renderServer({ hostname: "s2", adminUser: "ops", sshKeys: [] }, { cluster, agent }, undefined, Vm.DATA_VOLUME_DEVICE).render());
     expect(JSON.parse(text["/etc/consul.d/consul.json"])).toMatchObject({ data_dir: "/var/lib/platform/consul", autopilot: { min_quorum: 3, cleanup_dead_servers: true } });
     expect(JSON.parse(text["/etc/nomad.d/nomad.json"])).toMatchObject({ data_dir: "/var/lib/platform/nomad", autopilot: { min_quorum: 3 } });
     for (const unit of ["consul", "nomad"]) expect(text[`/etc/systemd/system/${unit}.service`]).toContain("RequiresMountsFor=/var/lib/platform\n");
@@ -153,11 +152,6 @@ describe("servers keep their Raft data on a persistent volume", () => {
   });
 });
 
-/** The files of a rendered user data (before Terraform: tokens stay as they are), by path. */
-function decodedFiles(userData: string): Record<string, string> {
-  const doc = parse(userData) as { write_files: { path: string; content: string; encoding?: string }[] };
-  return Object.fromEntries(doc.write_files.map((f) => [f.path, f.encoding === "b64" ? Buffer.from(f.content, "base64").toString("utf8") : f.content]));
-}
 
 describe("data volumes belong to named clients and stay there", () => {
   /** Each client's writable host volumes, read from the Nomad configuration in its user data. */

@@ -1,3 +1,4 @@
+import { parse as parseYaml } from "yaml";
 /** Shared test fixtures. */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -33,3 +34,9 @@ export const STATUS_CHECK_NAMES: readonly string[] = [
   "Nomad ACL bootstrap",
   "Nomad clients",
 ];
+
+/** The files a rendered cloud-config writes, by path, decoded (b64 or plain). */
+export function writtenFiles(userData: string): Record<string, string> {
+  const doc = parseYaml(userData) as { write_files: { path: string; content: string; encoding?: string }[] };
+  return Object.fromEntries(doc.write_files.map((f) => [f.path, f.encoding === "b64" ? Buffer.from(f.content, "base64").toString("utf8") : f.content]));
+}

@@ -15,7 +15,7 @@ import { adminPeers, declaredGatewayKey, peerKeysFor, replaceKeys } from "../reh
 import { groupMembers, PlanError, readSitePlan, refName, StackJson } from "../rehearsal/plan";
 import { telling } from "../rehearsal/checks";
 import { acquireLock } from "../rehearsal/host";
-import { reportTable } from "../rehearsal/run";
+import { rehearse, reportTable } from "../rehearsal/run";
 import { defaultDeployment } from "./helpers";
 
 // The whole app is synthesized, so that the backup's cross-stack references become remote state.
@@ -233,5 +233,13 @@ describe("the diagnostics", () => {
   test("GIVEN a report WHEN printed THEN each check is a row with its time, and the closing line counts them", () => {
     const t = reportTable({ checks: [{ name: "a", ok: true, ms: 1500, detail: "" }, { name: "b", ok: false, ms: 30000, detail: "" }], diagnostics: ["x: y"], changes: [], wallMs: 61000, peakMemoryMb: 10, ok: false, vms: [] });
     expect(t.split("\n")).toEqual(["result    time  check", "passed   1.5 s  a", "FAILED  30.0 s  b", "", "why:", "  x: y", "", "1 passed, 1 failed; wall time 61 s; agents' peak memory 10 MB"]);
+  });
+});
+
+describe("the rehearsal's options", () => {
+  test("fails on --tunnel-late with one site, before it builds anything", async () => {
+    await expect(rehearse({ from: app.outdir, sites: ["primary"], tunnelLate: true, binaries: {}, out: () => undefined })).rejects.toThrow(
+      "tunnelLate: primary rehearsed; expected two sites joined by a site-to-site tunnel (e.g. --sites primary,backup)",
+    );
   });
 });

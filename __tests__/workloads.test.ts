@@ -189,6 +189,16 @@ describe("the hosts' side", () => {
     expect(plan.volumes.get("ingress-1")).toEqual({});
   });
 
+  test("fails on a data volume pinned to a client of another class, or to one with no data disk", () => {
+    expect(planHostVolumes("site a:", [db], clients, "/srv", { db: "ingress-1" }).problems).toEqual([
+      'site a: platform.dataVolumes.db: ingress-1 is not of node class "production"; expected a client of class "production" with a data disk for workload "db": client-1, client-2',
+    ]);
+    const diskless = [...clients, { name: "client-3", nodeClass: "production", hasDataDisk: false }];
+    expect(planHostVolumes("site a:", [db], diskless, "/srv", { db: "client-3" }).problems).toEqual([
+      'site a: platform.dataVolumes.db: client-3 has no data disk; expected a client of class "production" with a data disk for workload "db": client-1, client-2',
+    ]);
+  });
+
   test("fails on a data volume with no client to hold it", () => {
     expect(planHostVolumes("site a:", [db], [clients[2]], "/srv").problems).toEqual(['site a: workload "db": needs data volume "db", but no client of node class "production" has a data disk; expected vms.client.volumeGb']);
   });

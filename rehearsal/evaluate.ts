@@ -27,7 +27,8 @@ function openstackValue(plan: SitePlan, type: string, name: string, attr: string
   return undefined;
 }
 
-function mapStrings(value: unknown, f: (s: string) => string): unknown {
+/** Applies `f` to every string of a Terraform JSON value (comments, `//`, left as they are). */
+export function mapStrings(value: unknown, f: (s: string) => string): unknown {
   if (typeof value === "string") return f(value);
   if (Array.isArray(value)) return value.map((v) => mapStrings(v, f));
   if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, k === "//" ? v : mapStrings(v, f)]));

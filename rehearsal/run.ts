@@ -243,6 +243,9 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
   const started = Date.now();
   const root = opts.root ?? REHEARSAL_ROOT;
   const sites = loadSites(opts.from, opts.sites, opts.mutate);
+  if (opts.tunnelLate && sites.filter((s) => !opts.sites || opts.sites.includes(s.site)).length < 2) {
+    throw new PlanError(`tunnelLate: ${opts.sites?.join(", ") ?? "one site"} rehearsed; expected two sites joined by a site-to-site tunnel (e.g. --sites primary,backup)`);
+  }
   const release = acquireLock(`${root}.lock`);
   const left = cleanLeftovers(root);
   const say = (s: string) => opts.out(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${s}`);
@@ -314,7 +317,7 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
     for (let i = 0; i < underTest.length; i++) underTest[i] = { ...underTest[i], bootStarted };
     const timeout = opts.checkTimeoutMs ?? 120_000;
     const late = opts.tunnelLate ? lateTunnel(underTest) : undefined;
-    if (opts.tunnelLate && !late) throw new PlanError("tunnelLate: needs two rehearsed sites joined by a site-to-site tunnel (wg1 on their gateways)");
+    if (opts.tunnelLate && !late) throw new PlanError("tunnelLate: the rehearsed sites' VPN gateways have no site-to-site tunnel (wg1); expected two sites that name each other as peerSite");
     if (late) {
       late.cut();
       say(`tunnel held down (${late.what}) until every site's Nomad servers have a leader`);

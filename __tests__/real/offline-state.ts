@@ -23,6 +23,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { RunResult, describeRun, writeFile } from "./real-helpers";
+import { mapStrings } from "../../rehearsal/evaluate";
 
 // ---------------------------------------------------------------------------------------------
 // Terraform's JSON (the parts used here)
@@ -171,12 +172,6 @@ export class ApiTripwire {
 /** A data source reference in Terraform JSON: `data.<type>.<name>.<attr>`. */
 const DATA_REF = /\bdata\.([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z0-9_]+)/g;
 
-function mapStrings(value: unknown, f: (s: string) => string): unknown {
-  if (typeof value === "string") return f(value);
-  if (Array.isArray(value)) return value.map((v) => mapStrings(v, f));
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, k === "//" ? v : mapStrings(v, f)]));
-  return value;
-}
 
 /**
  * The stack's Terraform JSON without its backend, and with each reference to an OpenStack data
