@@ -61,6 +61,8 @@ export interface InfraOutputs {
   /** Sensitive: never printed. */
   readonly nomadToken: string;
   readonly members: ClusterMembersOutput;
+  /** What waits for `npm run roll`, per VM; absent in a state written before the output existed. */
+  readonly pendingRoll?: PendingRollOutput;
 }
 
 /** Name of a site's infra stack. */
@@ -181,7 +183,13 @@ export function parseInfraOutputs(site: string, outputJson: string): InfraOutput
     consulToken: value("consul_management_token") as string,
     nomadToken: value("nomad_management_token") as string,
     members: value(CLUSTER_MEMBERS_OUTPUT) as ClusterMembersOutput,
+    ...(isPendingRoll(value(PENDING_ROLL_OUTPUT)) ? { pendingRoll: value(PENDING_ROLL_OUTPUT) as PendingRollOutput } : {}),
   };
+}
+
+/** A record of VM name to a list of what is pending (possibly empty). */
+function isPendingRoll(v: Json): boolean {
+  return isRecord(v) && Object.values(v).every((l) => Array.isArray(l) && l.every(isString));
 }
 
 export interface ReadInfraOutputsOptions {

@@ -47,10 +47,17 @@ function failure(err: unknown, timeoutMs: number): string {
 
 /** One GET; never throws: an answer (any status) or why there was none. */
 export function get(url: string, ca: string, headers: Readonly<Record<string, string>>, timeoutMs: number): Promise<Answer> {
+  return send(url, ca, headers, timeoutMs, "GET");
+}
+
+/** One request (a JSON body when given); never throws: an answer (any status) or why there was none. */
+export function send(url: string, ca: string, headers: Readonly<Record<string, string>>, timeoutMs: number, method: string, body?: unknown): Promise<Answer> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve) => {
     let req: ReturnType<typeof https.request>;
     try {
-      req = https.request(url, { method: "GET", ca, headers: { accept: "application/json", ...headers }, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const all = { accept: "application/json", ...(payload !== undefined ? { "content-type": "application/json", "content-length": String(Buffer.byteLength(payload)) } : {}), ...headers };
+      req = https.request(url, { method, ca, headers: all, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on("data", (c: Buffer) => {
@@ -75,7 +82,7 @@ export function get(url: string, ca: string, headers: Readonly<Record<string, st
       return;
     }
     req.on("error", (e) => resolve({ ok: false, error: failure(e, timeoutMs) }));
-    req.end();
+    req.end(payload);
   });
 }
 
@@ -101,4 +108,24 @@ export async function observe(outputs: InfraOutputs, opts: ProbeOptions = {}): P
     Promise.all(outputs.nomadServers.map((u) => askServer("nomad", u, ca, { "X-Nomad-Token": outputs.nomadToken }, timeoutMs))),
   ]);
   return { consul, nomad };
+}
+
+/**
+ * One call to a site's servers for `npm run roll` (ops/roll.ts): each server in turn until one
+ * answers (a server being replaced does not), or the one at address `at`, with the management
+ * token of its kind.
+ */
+export function siteRequest(outputs: InfraOutputs, opts: ProbeOptions = {}): (kind: "consul" | "nomad", method: string, route: string, body?: unknown, at?: string) => Promise<Answer> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  return async (kind, method, route, body, at) => {
+    const all = kind === "consul" ? outputs.consulServers : outputs.nomadServers;
+    const bases = at === undefined ? all : all.filter((b) => new URL(b).hostname === at);
+    const headers: Record<string, string> = kind === "consul" ? { "X-Consul-Token": outputs.consulToken } : { "X-Nomad-Token": outputs.nomadToken };
+    let last: Answer = { ok: false, error: "no server" };
+    for (const base of bases) {
+      last = await send(new URL(route, base.endsWith("/") ? base : `${base}/`).toString(), outputs.caCertificate, headers, timeoutMs, method, body);
+      if (last.ok && last.status < 500) return last;
+    }
+    return last;
+  };
 }

@@ -14,6 +14,7 @@ import { adminPeers, declaredGatewayKey, peerKeysFor, replaceKeys } from "./keys
 import { joinVpn, Operator } from "./operator";
 import { acquireLock, cleanLeftovers, Host, shOk } from "./host";
 import { faultChecks } from "./faults";
+import { rollChecks } from "./roll";
 import { addRoutes, buildInternet, buildRouter, DEFAULT_OPERATOR_RANGE, plugVm, tunnelCut } from "./network";
 import { PlanError, readSitePlan, SitePlan, StackJson } from "./plan";
 import { BootEvent, RAW_EXEC_CHANGE, RehearsalVm } from "./vm";
@@ -63,6 +64,12 @@ export interface RehearseOptions {
    * @default false
    */
   readonly tunnelLate?: boolean;
+  /**
+   * A day-2 change rolled on the first rehearsed site once it runs (check 5): `to` is another
+   * synthesized folder of the same deployment (a changed deployment file), `only` the VMs or
+   * groups to roll, as `npm run roll` takes them (default: every VM whose user data changed).
+   */
+  readonly roll?: { readonly to: string; readonly only?: readonly string[] };
   /** Changes the stacks' JSON before the rehearsal (for the tests of what a broken stack does). */
   readonly mutate?: (stack: string, json: StackJson) => void;
 }
@@ -187,6 +194,8 @@ function wgKeyPair(): { privateKey: string; publicKey: string } {
 interface Keys {
   /** Private keys of the sites' gateways, by stack. */
   readonly gateways: Record<string, string>;
+  /** The declared public keys and the rehearsal's in their place. */
+  readonly map: ReadonlyMap<string, string>;
   /** The rehearsal's operator: the first admin peer of the first rehearsed site. */
   readonly operator?: { readonly peer: string; readonly privateKey: string };
 }
@@ -210,7 +219,7 @@ function rekey(sites: readonly LoadedSite[], rehearsed: readonly LoadedSite[]): 
     operator = { peer: peer.peer, privateKey: pair.privateKey };
   }
   for (const s of sites) replaceKeys(s.json, map);
-  return { gateways, ...(operator ? { operator } : {}) };
+  return { gateways, map, ...(operator ? { operator } : {}) };
 }
 
 /** Applies a site's scratch root with the real Terraform; its outputs (user data included). */
@@ -372,18 +381,19 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
       results.forEach(report);
       if (results.some((r) => !r.ok)) diagnostics.push(...underTest.flatMap((u) => diagnose(u)));
     }
+    let op: Operator | undefined;
     if (keys.operator && checks.every((c) => c.ok)) {
       const peer = keys.operator.peer;
-      let created: Operator | undefined;
       try {
-        created = Operator.create(host, internet);
+        op = Operator.create(host, internet);
       } catch (err) {
         report({ name: `operator ${peer}: a namespace on the internet`, ok: false, ms: 0, detail: (err as Error).message });
       }
-      const op = created;
       const infraStates = Object.fromEntries([...evaluated].map(([stack, e]) => [stack, e.statePath]));
-      for (const [i, s] of op ? rehearsed.entries() : []) {
-        if (!op) break;
+      const opOk = op;
+      for (const [i, s] of opOk ? rehearsed.entries() : []) {
+        if (!opOk) break;
+        const op = opOk;
         const e = evaluated.get(s.stack)!;
         const output = `wireguard_${peer}`;
         if (!e.outputs[output]) continue;
@@ -422,6 +432,29 @@ export async function rehearse(opts: RehearseOptions): Promise<RehearsalReport> 
             return { ok: lacking.length === 0, saw: lacking.length ? `not registered: ${lacking.join(", ")}` : `all ${applied.jobs.length} registered` };
           }));
         }
+      }
+    }
+    if (opts.roll && checks.every((c) => c.ok)) {
+      const s = rehearsed[0];
+      const site = underTest[0];
+      if (!op) {
+        report({ name: `${s.site}: roll: from the operator's namespace`, ok: false, ms: 0, detail: "no operator on the VPN: the deployment declares no admin peer (vpn.peers)" });
+      } else {
+        const changed = loadSites(opts.roll.to, [s.site]).find((l) => l.stack === s.stack);
+        if (!changed) throw new PlanError(`roll: ${opts.roll.to} has no stack ${s.stack}`);
+        replaceKeys(changed.json, keys.map);
+        say(`${s.stack}: evaluating the changed deployment (${opts.roll.to}) in the running site's scratch state`);
+        const after = evaluateSite(root, changed, states, keys);
+        const before = evaluated.get(s.stack)!.outputs[USER_DATA_OUTPUT].value as Record<string, string>;
+        const rolled = await rollChecks({
+          host, site: site as SiteUnderTest & { vms: RehearsalVm[] }, stack: s.stack, changed: changed.json, before, after: after.outputs[USER_DATA_OUTPUT].value as Record<string, string>,
+          outputs: after.outputs, op, datacenter: siteDatacenter(site) ?? s.site, binaries: opts.binaries, ...(opts.roll.only ? { only: opts.roll.only } : {}),
+          timeoutMs: Math.max(timeout, 180_000), event, say,
+        });
+        rolled.checks.forEach(report);
+        vms.push(...site.vms.filter((v) => !vms.includes(v)));
+        if (rolled.checks.some((c) => !c.ok)) diagnostics.push(...diagnose(site));
+        else report(await statusCheck(op, root, opts.from, s.stack, s.site).then((c) => ({ ...c, name: `${s.site}: after the roll, ${c.name.replace(/^[^:]+: /, "")}` })));
       }
     }
     const peak = peakMemoryMb(vms);

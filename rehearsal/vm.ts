@@ -59,8 +59,10 @@ export class RehearsalVm {
     userData: string,
     /** The toolchain's binaries by name (consul, nomad). */
     readonly binaries: Readonly<Record<string, string>>,
+    /** How many times the VM was replaced before (a replacement has a root of its own). @default 0 */
+    readonly generation = 0,
   ) {
-    this.dir = path.join(host.root, vm.name);
+    this.dir = path.join(host.root, generation === 0 ? vm.name : `${vm.name}.${generation}`);
     this.cfg = parseUserData(userData, vm.name);
     this.steps = classifySteps(this.cfg);
   }
@@ -251,6 +253,27 @@ export class RehearsalVm {
     const timer = setTimeout(() => a.child.kill("SIGKILL"), 10_000);
     await exited;
     clearTimeout(timer);
+  }
+
+  /**
+   * The VM goes away as an instance Nova deletes: its units stopped as systemd stops them at
+   * shutdown (in reverse order, each with its KillSignal), then every process left in it killed
+   * and its mount namespace (its root) released. Its network namespace (its port) stays.
+   */
+  async shutdown(): Promise<void> {
+    for (const unit of [...this.agents.keys()].reverse()) await this.stop(unit);
+    if (!this.holderPid) return;
+    const mnt = fs.readlinkSync(`/proc/${this.holderPid}/ns/mnt`);
+    for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+      try { if (fs.readlinkSync(`/proc/${pid}/ns/mnt`) === mnt) process.kill(Number(pid), "SIGKILL"); } catch { /* gone */ }
+    }
+    this.holderPid = 0;
+  }
+
+  /** The mount points of the VM's data volumes (the fstab lines its runcmd adds). */
+  volumeMounts(): string[] {
+    const steps = (this.cfg.runcmd ?? []).map((r) => (typeof r === "string" ? r : r.join(" ")));
+    return [...new Set(steps.flatMap((t) => [...t.matchAll(/LABEL=[\w.-]+ (\/\S+) ext4/g)].map((m) => m[1])))];
   }
 
   running(unitName: string): boolean {

@@ -1,5 +1,5 @@
 /**
- * npm run rehearse -- [--sites primary,backup] [--from DIR] [--keep] [--tunnel-late]
+ * npm run rehearse -- [--sites primary,backup] [--from DIR] [--keep] [--tunnel-late] [--roll-to DIR [--roll VMS]]
  * Rehearses the deployment (rehearsal/): without --from, synthesizes the deployment file first
  * (the one cdktf.json names, or DEPLOYMENT_CONFIG) into a temporary folder. Needs root and the
  * toolchain (npm run toolchain). Exits non-zero when a check fails.
@@ -19,16 +19,22 @@ function fail(msg: string): never {
   process.exit(2);
 }
 
-function parseArgs(argv: readonly string[]): { sites?: string[]; from?: string; keep: boolean; tunnelLate: boolean } {
-  const out: { sites?: string[]; from?: string; keep: boolean; tunnelLate: boolean } = { keep: false, tunnelLate: false };
+interface Args { sites?: string[]; from?: string; keep: boolean; tunnelLate: boolean; rollTo?: string; roll?: string[] }
+
+function parseArgs(argv: readonly string[]): Args {
+  const out: Args = { keep: false, tunnelLate: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--keep") out.keep = true;
     else if (a === "--tunnel-late") out.tunnelLate = true;
     else if (a === "--sites") out.sites = (argv[++i] ?? fail("--sites needs a comma-separated list, e.g. --sites primary,backup")).split(",").filter(Boolean);
     else if (a === "--from") out.from = argv[++i] ?? fail("--from needs a synthesized folder, e.g. --from cdktf.out");
-    else fail(`unknown argument ${a}: expected --sites LIST, --from DIR, --keep or --tunnel-late`);
+    else if (a === "--roll-to") out.rollTo = argv[++i] ?? fail("--roll-to needs the synthesized folder of the changed deployment, e.g. --roll-to /tmp/changed");
+    else if (a === "--roll") out.roll = (argv[++i] ?? fail("--roll needs a comma-separated list of VMs or groups, e.g. --roll server,client")).split(",").filter(Boolean);
+    else fail(`unknown argument ${a}: expected --sites LIST, --from DIR, --keep, --tunnel-late, --roll-to DIR or --roll LIST`);
   }
+  if (out.roll && !out.rollTo) fail("--roll chooses what --roll-to rolls: give --roll-to DIR too");
+  if (out.rollTo && !fs.existsSync(path.join(out.rollTo, "stacks"))) fail(`--roll-to ${out.rollTo}: no stacks folder: synthesize the changed deployment there first (CDKTF_OUTDIR=${out.rollTo} DEPLOYMENT_CONFIG=<changed file> npm run synth)`);
   return out;
 }
 
@@ -51,7 +57,7 @@ async function main(): Promise<void> {
     if (r.status !== 0) process.exit(r.status ?? 1);
   }
   const binaries = { consul: toolchainBinary("consul"), nomad: toolchainBinary("nomad") };
-  const report = await rehearse({ from, ...(args.sites ? { sites: args.sites } : {}), keep: args.keep, tunnelLate: args.tunnelLate, binaries, out: (l) => process.stdout.write(`${l}\n`) });
+  const report = await rehearse({ from, ...(args.sites ? { sites: args.sites } : {}), keep: args.keep, tunnelLate: args.tunnelLate, ...(args.rollTo ? { roll: { to: args.rollTo, ...(args.roll ? { only: args.roll } : {}) } } : {}), binaries, out: (l) => process.stdout.write(`${l}\n`) });
   process.stdout.write(`\n${reportTable(report)}\n`);
   process.stdout.write(`\nchanged from the rendered files:\n${report.changes.map((c) => `  - ${c}`).join("\n")}\n`);
   if (args.keep) {

@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PENDING_ROLL_OUTPUT, PendingRollOutput } from "../../ops/infra-outputs";
+import { rollPlanProblems } from "../../ops/terraform-roll";
 import { editedYaml } from "../helpers";
 import { ApiTripwire, changedAttributes, changesOf, describeChanges, OfflineStack, PlanJson, ResourceChange, runAsync, StateV4 } from "./offline-state";
 import { describeRun, makeTempDir, removeDir, requireTool, ROOT, wgKeyPair, writeFile } from "./real-helpers";
@@ -153,6 +154,24 @@ describe("a day-2 plan of primary-infra, with the real Terraform and OpenStack p
     process.stdout.write(`one more client: pending_roll ${JSON.stringify(Object.fromEntries(Object.entries(pending).filter(([, w]) => w.length > 0)))}\n`);
     expect(Object.keys(pending).sort()).toEqual([...deployedVms(), "fleet-primary-client-5"].sort());
     expect(pending["fleet-primary-client-5"]).toBe("unknown");
+  });
+
+  test("GIVEN one more admin SSH key WHEN npm run roll plans fleet-primary-server-2's replacement (terraform plan -replace) THEN it replaces that instance only, with the changed user data, on its port and with its volume; GIVEN one more client it refuses, naming what else the plan does", async () => {
+    const address = `openstack_compute_instance_v2.${Object.entries(deployedJson.resource.openstack_compute_instance_v2).find(([, r]) => r.name === "fleet-primary-server-2")![0]}`;
+    const [sshKey, client] = await Promise.all([stacks.sshKey.plan(state, [`-replace=${address}`]), stacks.client.plan(state, [`-replace=${address}`])]);
+    expect(rollPlanProblems(sshKey, address)).toEqual([]);
+    const replaced = changesOf(sshKey).find((c) => c.address === address)!;
+    expect(replaced.change.actions).toEqual(["delete", "create"]);
+    const before = replaced.change.before as { user_data: string; network: { port: string }[]; block_device: { uuid: string }[] };
+    const after = replaced.change.after as typeof before;
+    // The created instance takes the declared user data (ignore_changes is for updates only), on the same port and volume.
+    expect(after.user_data).toMatch(/^[0-9a-f]{40}$/);
+    expect(after.user_data).not.toBe(before.user_data);
+    expect(after.network[0].port).toBe(before.network[0].port);
+    expect(after.block_device[0].uuid).toBe(before.block_device[0].uuid);
+    const refused = rollPlanProblems(client, address);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((p) => /client-5_.* would be created$/.test(p))).toBe(true);
   });
 
   test("the OpenStack provider never reached an API (its clouds.yaml names a tripwire on loopback)", async () => {

@@ -228,13 +228,13 @@ export class OfflineStack {
     return new OfflineStack(dir, opts.env, substituted);
   }
 
-  /** `terraform plan -refresh=false` against `state` (none: an empty one), as JSON. Throws with Terraform's output when the plan fails. */
-  async plan(state: StateV4 | undefined): Promise<PlanJson> {
+  /** `terraform plan -refresh=false [args]` against `state` (none: an empty one), as JSON. Throws with Terraform's output when the plan fails. */
+  async plan(state: StateV4 | undefined, args: readonly string[] = []): Promise<PlanJson> {
     const statePath = path.join(this.dir, "terraform.tfstate");
     if (state) fs.writeFileSync(statePath, JSON.stringify(state, null, 2));
     else fs.rmSync(statePath, { force: true });
     const out = `plan-${++this.plans}.tfplan`;
-    const plan = await runAsync("terraform", ["plan", "-refresh=false", "-input=false", "-no-color", "-lock=false", `-out=${out}`], { cwd: this.dir, env: this.env });
+    const plan = await runAsync("terraform", ["plan", "-refresh=false", "-input=false", "-no-color", "-lock=false", ...args, `-out=${out}`], { cwd: this.dir, env: this.env });
     // What it planned is long: its errors say why it failed.
     if (plan.status !== 0) throw new Error(`terraform plan in ${this.dir} failed (exit ${plan.status ?? plan.signal}):\n${plan.stderr.trim()}`);
     const show = await runAsyncOk("terraform", ["show", "-json", out], { cwd: this.dir, env: this.env });

@@ -8,12 +8,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { rehearse, RehearsalReport, reportTable } from "../../rehearsal/run";
 import { StackJson } from "../../rehearsal/plan";
+import { editedYaml } from "../helpers";
 import { makeTempDir, removeDir, requireRoot, requireTool, ROOT, run, runOk, TOOLCHAIN_BIN } from "./real-helpers";
 
 // A two-site rehearsal with its faults takes 2-4 minutes here; a failing one waits out its checks.
 jest.setTimeout(900_000);
 
 let out: string;
+/** The default deployment with a day-2 change: an SSH key added on every site, the agents' certificates re-issued (another lifetime). */
+let changed: string;
 let runs = 0;
 const binaries = { consul: path.join(TOOLCHAIN_BIN, "consul"), nomad: path.join(TOOLCHAIN_BIN, "nomad") };
 
@@ -22,15 +25,22 @@ beforeAll(() => {
   for (const t of ["terraform", "consul", "nomad", "wg", "wireguard-go", "nft", "nsenter", "curl"]) requireTool(t);
   out = makeTempDir("rehearsal-synth-");
   runOk(process.execPath, ["--import", "tsx", "main.ts"], { env: { CDKTF_OUTDIR: out }, timeoutMs: 300_000 });
+  changed = makeTempDir("rehearsal-changed-");
+  const file = path.join(changed, "changed.yaml");
+  fs.writeFileSync(file, editedYaml((doc) => {
+    for (const site of Object.values(doc.sites as Record<string, { admins: { sshKeys: string[] } }>)) site.admins.sshKeys.push("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPq3Xh1nZc9y7Jm2s8Vd4LkQw0bT6rF5uN1aE3gH7iK2 bob@ops");
+    doc.certificates = { ...(doc.certificates ?? {}), agentValidityDays: 400 };
+  }));
+  runOk(process.execPath, ["--import", "tsx", "main.ts"], { env: { CDKTF_OUTDIR: path.join(changed, "out"), DEPLOYMENT_CONFIG: file }, timeoutMs: 300_000 });
 });
 
-afterAll(() => removeDir(out));
+afterAll(() => { removeDir(out); removeDir(changed); });
 
 function leftNamespaces(): string[] {
   return run("ip", ["netns", "list"]).stdout.split("\n").filter((l) => l.startsWith("rh-"));
 }
 
-async function rehearsal(opts: { sites?: string[]; mutate?: (stack: string, json: StackJson) => void; checkTimeoutMs?: number; holdBack?: string[]; platform?: boolean; faults?: boolean; tunnelLate?: boolean }): Promise<RehearsalReport> {
+async function rehearsal(opts: { sites?: string[]; mutate?: (stack: string, json: StackJson) => void; checkTimeoutMs?: number; holdBack?: string[]; platform?: boolean; faults?: boolean; tunnelLate?: boolean; roll?: { to: string; only?: string[] } }): Promise<RehearsalReport> {
   const lines: string[] = [];
   const report = await rehearse({ from: out, binaries, out: (l) => lines.push(l), ...opts });
   fs.writeFileSync(path.join(ROOT, ".toolchain", `rehearsal-${++runs}.log`), `${lines.join("\n")}\n\n${reportTable(report)}\n`);
@@ -113,13 +123,25 @@ test("fails when a security group rule is removed from the synthesized JSON (Nom
   expect(leftNamespaces()).toEqual([]);
 });
 
-test("the first server absent at the first boot: the other servers elect no leader and bootstrap nothing; once it boots the site forms and its bootstrap runs, as the README says", async () => {
-  const report = await rehearsal({ sites: ["primary"], holdBack: ["fleet-primary-server-1"], platform: false, faults: false });
+test("the first server absent at the first boot: the other servers elect no leader and bootstrap nothing; once it boots the site forms and its bootstrap runs, as the README says; then a day-2 change (an added SSH key, re-issued certificates) rolled through npm run roll's steps keeps a leader and loses nothing", async () => {
+  const report = await rehearsal({ sites: ["primary"], holdBack: ["fleet-primary-server-1"], platform: false, faults: false, roll: { to: path.join(changed, "out"), only: ["server", "fleet-primary-client-1", "fleet-primary-client-2"] } });
   const absent = check(report, /^primary: without fleet-primary-server-1 at the first boot/);
   expect(absent.ok).toBe(true);
   expect(absent.detail).toMatch(/fleet-primary-server-2: Consul leader "", Nomad/);
   const failed = report.checks.filter((c) => !c.ok);
   expect(failed.map((c) => `${c.name}: ${c.detail}`)).toEqual([]);
   expect(check(report, /^primary: bootstrap: ACL policies and tokens created/).ok).toBe(true);
+  // The roll: the three servers, then two of the four production clients (of which at least one
+  // runs an allocation of the service job: it has three), each replaced by a VM booted with the
+  // changed user data. The other VMs' rolls are the same steps: the rehearsal's minutes go to what differs.
+  const rolled = check(report, /^primary: roll: 5 VMs replaced one at a time, servers first/);
+  expect(rolled.detail).toMatch(/^fleet-primary-server-\d, fleet-primary-server-\d, fleet-primary-server-\d, fleet-primary-client-1, fleet-primary-client-2;/);
+  expect(check(report, /^primary: roll: the leader went last/).detail).toMatch(/^fleet-primary-server-\d: led nothing, fleet-primary-server-\d: [^,]+, fleet-primary-server-\d: (Consul|Nomad) leader[^,]*$/);
+  expect(check(report, /^primary: roll: a leader all along/).detail).toMatch(/^longest time without a leader: Consul \d+\.\d s, Nomad \d+\.\d s/);
+  expect(check(report, /^primary: roll: each client drained before it went/).detail).toMatch(/rehearsal-roll-service\.svc\[\d\] → fleet-primary-client-\d \(running\)/);
+  expect(check(report, /^primary: roll: KV entries, ACL tokens, the variable and the jobs written before are all there/).detail).toMatch(/Raft IDs unchanged \(3 Consul, 3 Nomad\)/);
+  expect(check(report, /^primary: roll: the service job runs its \d allocation\(s\) again/).ok).toBe(true);
+  expect(check(report, /^primary: roll: with fleet-primary-server-3's Consul down, a roll of fleet-primary-server-1 stops before replacing anything/).detail).toMatch(/resume: npm run roll -- primary-infra fleet-primary-server-1; replaced: nothing/);
+  expect(check(report, /^primary: after the roll, npm run status -- primary/).ok).toBe(true);
   expect(leftNamespaces()).toEqual([]);
 });

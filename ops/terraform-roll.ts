@@ -1,0 +1,90 @@
+/**
+ * How `npm run roll` replaces one VM of a deployed infra stack: `terraform plan -replace=<its
+ * instance>` in the stack's synthesized folder, refused unless that replacement is all the plan
+ * does (anything else pending is the deploy's to apply, reviewed), then `terraform apply` of that
+ * very plan. The instance is destroyed, then created again on the same port (the same address)
+ * with the same volumes; only the instance changes.
+ */
+import { spawn } from "node:child_process";
+import * as path from "node:path";
+import { Replacer, RollVm } from "./roll";
+
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** What a saved plan (terraform show -json) does besides replacing `address`: one phrase each; empty when nothing. */
+export function rollPlanProblems(plan: Json, address: string): string[] {
+  const changes = (plan?.resource_changes ?? []) as { address: string; change?: { actions?: string[] } }[];
+  const what = (actions: readonly string[]) => (actions.includes("delete") && actions.includes("create") ? "replaced" : actions.join(" and ").replace("delete", "destroyed").replace("create", "created").replace("update", "updated"));
+  const problems: string[] = [];
+  const mine = changes.find((c) => c.address === address);
+  const actions = mine?.change?.actions ?? [];
+  if (!mine) problems.push(`${address} is not in the plan (is the stack deployed from this folder?)`);
+  else if (actions.join(",") !== "delete,create") problems.push(`${address} would be ${actions.join(",") === "create,delete" ? "created before it is destroyed" : what(actions)}, not destroyed then created`);
+  for (const c of changes) {
+    const a = c.change?.actions ?? [];
+    if (c.address === address || a.length === 0 || a.every((x) => x === "no-op" || x === "read")) continue;
+    problems.push(`${c.address} would be ${what(a)}`);
+  }
+  return problems;
+}
+
+interface Ran {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A command, without blocking the roll's other work (its leader watch). */
+function runAsync(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Ran> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
+    child.on("error", (e) => { clearTimeout(timer); resolve({ status: 127, stdout, stderr: `${stderr}${e.message}` }); });
+    child.on("close", (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
+  });
+}
+
+/** Terraform's first error line, without colours or box drawing. */
+function firstError(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const lines = text.replace(/\u001b\[[0-9;]*m/g, "").replace(/[│╷╵]/g, " ").split("\n").map((l) => l.trim()).filter(Boolean);
+  return lines.find((l) => l.startsWith("Error:")) ?? lines.at(-1) ?? "no message";
+}
+
+export interface TerraformReplacerOptions {
+  /** The stack's synthesized folder (where `cdktf deploy` ran Terraform). */
+  readonly stackDir: string;
+  readonly stack: string;
+  /** @default terraform */
+  readonly terraform?: string;
+  /** How long one plan or apply may take. @default 1800000 */
+  readonly timeoutMs?: number;
+  readonly out: (line: string) => void;
+}
+
+export class TerraformReplacer implements Replacer {
+  constructor(private readonly opts: TerraformReplacerOptions) {}
+
+  async replace(vm: RollVm): Promise<void> {
+    const tf = this.opts.terraform ?? "terraform";
+    const env = { ...process.env, TF_IN_AUTOMATION: "1", CHECKPOINT_DISABLE: "1" };
+    const timeout = this.opts.timeoutMs ?? 30 * 60_000;
+    const dir = this.opts.stackDir;
+    const planFile = path.join(dir, "roll.tfplan");
+    const plan = await runAsync(tf, [`-chdir=${dir}`, "plan", "-input=false", "-no-color", "-lock-timeout=60s", `-replace=${vm.address}`, `-out=roll.tfplan`], env, timeout);
+    if (plan.status !== 0) throw new Error(`terraform plan -replace=${vm.address} failed: ${firstError(plan.stderr || plan.stdout)}`);
+    const shown = await runAsync(tf, [`-chdir=${dir}`, "show", "-json", "roll.tfplan"], env, timeout);
+    if (shown.status !== 0) throw new Error(`terraform show ${planFile} failed: ${firstError(shown.stderr)}`);
+    const problems = rollPlanProblems(JSON.parse(shown.stdout), vm.address);
+    if (problems.length > 0) {
+      throw new Error(`the plan of ${vm.name}'s replacement does more than replace it: ${problems.join("; ")}: apply the other changes first (npm run deploy -- ${this.opts.stack}, reviewed), then resume`);
+    }
+    this.opts.out(`${vm.name}: terraform apply of the plan that replaces ${vm.address} and nothing else`);
+    const applied = await runAsync(tf, [`-chdir=${dir}`, "apply", "-input=false", "-no-color", "-lock-timeout=60s", "roll.tfplan"], env, timeout);
+    if (applied.status !== 0) throw new Error(`terraform apply -replace=${vm.address} failed: ${firstError(applied.stderr || applied.stdout)}`);
+  }
+}
