@@ -8,7 +8,9 @@ import { parseDeployment } from "../config/deployment";
 import { AgentSettings, ClusterSettings } from "../cloud-init/agents";
 import { renderServer, SERVER_DATA_ROOT } from "../cloud-init/role-configs";
 import { Vm } from "../constructs/openstack/vm";
+import { AGENT_VERSIONS_OUTPUT, TESTED_AGENT_VERSIONS, upgradeProblem } from "../config/versions";
 import { PENDING_ROLL_OUTPUT } from "../ops/infra-outputs";
+import { infraStacksOf, upgradeRefusals } from "../ops/upgrade-check";
 import { buildDeployment } from "../stacks/deployment";
 import { collectErrors } from "../stacks/synth";
 import { editedYaml, writtenFiles } from "./helpers";
@@ -227,5 +229,66 @@ describe("certificates: explicit lifetimes and renewal", () => {
   test("fails when the CA would be re-issued at once (its last year) or outlived by an agent's certificate", () => {
     expect(refused({ agentValidityDays: 365, caValidityDays: 365 }).join("\n")).toMatch(/certificates\.caValidityDays[\s\S]*365[\s\S]*at least certificates\.agentValidityDays \+ 365 \(730\)/);
     expect(refused({ agentValidityDays: 800, caValidityDays: 1000 }).join("\n")).toMatch(/certificates\.caValidityDays[\s\S]*1000[\s\S]*at least certificates\.agentValidityDays \+ 365 \(1165\)/);
+  });
+});
+
+describe("upgrades: the agents' versions are per-site settings", () => {
+  const [cMajor, cMinor] = TESTED_AGENT_VERSIONS.consul.split(".").map(Number);
+  const [nMajor, nMinor] = TESTED_AGENT_VERSIONS.nomad.split(".").map(Number);
+  const packagesOf = (j: StackJson) => Object.values(j.locals ?? {}).map(String).flatMap((v) => [...v.matchAll(/(consul|nomad)=(\d+\.\d+\.\d+)-1/g)].map((m) => `${m[1]}=${m[2]}`));
+
+  test("GIVEN no agents in the file THEN every VM installs the tested versions, and the infra stack records them in its agent_versions output", () => {
+    for (const j of Object.values(before)) {
+      expect([...new Set(packagesOf(j))].sort()).toEqual([`consul=${TESTED_AGENT_VERSIONS.consul}`, `nomad=${TESTED_AGENT_VERSIONS.nomad}`]);
+      expect(j.output[AGENT_VERSIONS_OUTPUT]).toMatchObject({ value: TESTED_AGENT_VERSIONS });
+      expect(j.output[AGENT_VERSIONS_OUTPUT].sensitive).toBeUndefined();
+    }
+  });
+
+  test("GIVEN an earlier minor Consul and Nomad on the backup site THEN its VMs install them, the primary's do not change, and no VM is replaced (the backup's wait in pending_roll)", () => {
+    const older = { consul: `${cMajor}.${cMinor - 2}.4`, nomad: `${nMajor}.${nMinor - 1}.7` };
+    const after = synth(editedYaml((d) => { d.sites[1].agents = older; }));
+    expect([...new Set(packagesOf(after.backup))].sort()).toEqual([`consul=${older.consul}`, `nomad=${older.nomad}`]);
+    expect(after.primary).toEqual(before.primary);
+    for (const r of Object.values(instances(after.backup))) expect(r.lifecycle).toEqual({ ignore_changes: [...Vm.ROLLED_ATTRIBUTES] });
+  });
+
+  test("GIVEN a later patch of the tested versions THEN it is accepted", () => {
+    expect(() => parseDeployment(editedYaml((d) => { d.sites[0].agents = { consul: `${cMajor}.${cMinor}.99`, nomad: `${nMajor}.${nMinor}.99` }; }), "d.yaml")).not.toThrow();
+  });
+
+  const refusedAgents = (agents: Record<string, string>) => {
+    try {
+      parseDeployment(editedYaml((d) => { d.sites[0].agents = agents; }), "d.yaml");
+    } catch (err) {
+      return (err as Error).message.split("\n").filter((l) => l.includes("agents"));
+    }
+    throw new Error("expected the deployment to be refused");
+  };
+  test("fails on a version the library does not render for: a later minor, one older than the upgrade window, not major.minor.patch", () => {
+    expect(refusedAgents({ nomad: `${nMajor}.${nMinor + 1}.0` }).join("\n")).toMatch(new RegExp(`sites\\[0\\]\\.agents\\.nomad[\\s\\S]*${nMajor}\\.${nMinor + 1}\\.0[\\s\\S]*Nomad ${nMajor}\\.${nMinor - 1}\\.x to ${nMajor}\\.${nMinor}\\.x: this library renders its configuration for Nomad ${TESTED_AGENT_VERSIONS.nomad}`));
+    expect(refusedAgents({ consul: `${cMajor}.${cMinor - 3}.0` }).join("\n")).toMatch(new RegExp(`sites\\[0\\]\\.agents\\.consul[\\s\\S]*Consul ${cMajor}\\.${cMinor - 2}\\.x to ${cMajor}\\.${cMinor}\\.x`));
+    expect(refusedAgents({ consul: "latest" }).join("\n")).toMatch(/sites\[0\]\.agents\.consul[\s\S]*latest[\s\S]*a version like \d+\.\d+\.\d+ \(major\.minor\.patch\)/);
+  });
+
+  test("an upgrade against the deployed versions: at most 2 minor versions for Consul, 1 for Nomad, never down (HashiCorp's upgrade guides)", () => {
+    expect(upgradeProblem("consul", "1.20.3", "1.22.2")).toBeUndefined();
+    expect(upgradeProblem("nomad", "1.10.5", "1.11.1")).toBeUndefined();
+    expect(upgradeProblem("nomad", "1.11.0", "1.11.1")).toBeUndefined();
+    expect(upgradeProblem("consul", "1.19.0", "1.22.2")).toBe("1.19.0 to 1.22.2 jumps 3 minor versions; Consul supports at most 2 per upgrade: upgrade to the latest 1.21.x first, roll it, then go on");
+    expect(upgradeProblem("nomad", "1.9.7", "1.11.1")).toBe("1.9.7 to 1.11.1 jumps 2 minor versions; Nomad supports at most 1 per upgrade: upgrade to the latest 1.10.x first, roll it, then go on");
+    expect(upgradeProblem("consul", "1.22.3", "1.22.2")).toMatch(/^1\.22\.2 is older than the 1\.22\.3 the site runs: Consul does not support a downgrade/);
+    expect(upgradeRefusals("backup-infra", { consul: "1.22.2", nomad: "1.9.0" }, { consul: "1.22.2", nomad: "1.11.1" })).toEqual([
+      "site backup: agents.nomad: 1.9.0 to 1.11.1 jumps 2 minor versions; Nomad supports at most 1 per upgrade: upgrade to the latest 1.10.x first, roll it, then go on",
+    ]);
+    expect(upgradeRefusals("backup-infra", undefined, { consul: "1.22.2", nomad: "1.11.1" })).toEqual([]);
+  });
+
+  test("the deploy command line's infra stacks: those named, or every one for none or a glob", () => {
+    const manifest = { stacks: { "primary-infra": {}, "primary-platform": {}, "backup-infra": { workingDirectory: "stacks/backup-infra" } } };
+    expect(infraStacksOf(["primary-infra", "--auto-approve"], manifest).map((s) => s.stack)).toEqual(["primary-infra"]);
+    expect(infraStacksOf(["--output", "out"], manifest).map((s) => s.stack)).toEqual(["primary-infra", "backup-infra"]);
+    expect(infraStacksOf(["*"], manifest).map((s) => s.stack)).toEqual(["primary-infra", "backup-infra"]);
+    expect(infraStacksOf(["primary-platform"], manifest)).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { Testing } from "cdktf";
 import { parseDeployment } from "../config/deployment";
 import { CLUSTER_MEMBERS_OUTPUT, ClusterMembersOutput } from "../ops/infra-outputs";
-import { AutopilotHealth, judgeServerBack, judgeServers, RollInputError, rollOrder, selectRoll, stackVms } from "../ops/roll";
+import { AutopilotHealth, judgeMembers, judgeServerBack, judgeServers, RollInputError, rollOrder, selectRoll, stackVms } from "../ops/roll";
 import { rollPlanProblems } from "../ops/terraform-roll";
 import { buildDeployment } from "../stacks/deployment";
 import { editedYaml, ROOT } from "./helpers";
@@ -66,28 +66,41 @@ const server = (name: string, over: Partial<AutopilotHealth["Servers"][number]> 
 const declared = ["s-1", "s-2", "s-3"];
 
 describe("what autopilot answers, judged", () => {
-  test("GIVEN three healthy voters and a failure tolerance of 1 THEN a server may go; with a tolerance of 0 it may not, a client may", () => {
+  test("GIVEN three healthy voters THEN a server may go (two stay, a quorum), and so may a client", () => {
     const ok: AutopilotHealth = { Healthy: true, FailureTolerance: 1, Servers: declared.map((n) => server(n)) };
-    expect(judgeServers("consul", ok, declared, true).ok).toBe(true);
-    const none = { ...ok, FailureTolerance: 0 };
-    const v = judgeServers("consul", none, declared, true);
-    expect(v.ok).toBe(false);
-    expect(v.saw).toMatch(/replacing a server now would lose the quorum/);
-    expect(judgeServers("consul", none, declared, false).ok).toBe(true);
+    expect(judgeServers("consul", ok, declared, "s-1").ok).toBe(true);
+    expect(judgeServers("consul", ok, declared).ok).toBe(true);
   });
 
-  test("GIVEN one server failed or missing THEN nothing goes, and the verdict names it", () => {
-    const sick: AutopilotHealth = { Healthy: false, FailureTolerance: 0, Servers: [server("s-1"), server("s-2", { Healthy: false, SerfStatus: "failed" }), server("s-3")] };
-    const v = judgeServers("consul", sick, declared, false);
+  test("GIVEN the server to replace is the broken one THEN it may go (the two others are a quorum); GIVEN another one is broken THEN it may not, and the verdict says why", () => {
+    const broken: AutopilotHealth = { Healthy: false, FailureTolerance: 0, Servers: [server("s-1", { Healthy: false, SerfStatus: "failed" }), server("s-2"), server("s-3")] };
+    expect(judgeServers("consul", broken, declared, "s-1").ok).toBe(true);
+    const v = judgeServers("consul", broken, declared, "s-2");
     expect(v.ok).toBe(false);
-    expect(v.saw).toMatch(/s-2 unhealthy \(failed\)/);
+    expect(v.saw).toMatch(/s-1 unhealthy \(failed\)/);
+    expect(v.saw).toMatch(/without s-2 the site would keep 1 healthy server, fewer than a quorum of 2/);
+    // A client waits too: a server of the site is not healthy.
+    expect(judgeServers("consul", broken, declared).ok).toBe(false);
     const missing: AutopilotHealth = { Healthy: true, FailureTolerance: 0, Servers: [server("s-1"), server("s-2")] };
-    expect(judgeServers("consul", missing, declared, false).saw).toMatch(/not in the Raft configuration: s-3/);
+    expect(judgeServers("consul", missing, declared).saw).toMatch(/not in the Raft configuration: s-3/);
+  });
+
+  test("GIVEN the site's other members THEN each must be alive and ready, but those the roll is still to replace", () => {
+    const m = { consul_members: ["s-1", "c-1", "c-2", "bastion"], nomad_clients: [{ name: "c-1", node_class: "production" }, { name: "c-2", node_class: "production" }] };
+    const consul = [{ Name: "s-1", Status: 1 }, { Name: "c-1", Status: 1 }, { Name: "c-2", Status: 4 }, { Name: "bastion", Status: 1 }];
+    const node = (Name: string, Status: string, SchedulingEligibility = "eligible") => ({ ID: `${Name}-${Status}`, Name, Status, SchedulingEligibility });
+    const nodes = [node("c-1", "ready"), node("c-2", "down", "ineligible")];
+    const v = judgeMembers(m, consul, nodes, new Set(["c-1"]));
+    expect(v.ok).toBe(false);
+    expect(v.saw).toBe("Consul members not alive: c-2; Nomad clients not ready and eligible: c-2 (down, ineligible); roll them too (name them) or bring them back first");
+    expect(judgeMembers(m, consul, nodes, new Set(["c-2"])).ok).toBe(true);
+    // A rebuilt VM leaves its former node down beside the new one: the ready one counts.
+    expect(judgeMembers(m, [...consul.slice(0, 2), { Name: "c-2", Status: 1 }, consul[3]], [...nodes, node("c-2", "ready")], new Set()).ok).toBe(true);
   });
 
   test("GIVEN Nomad's names (<node>.<region>) THEN its servers are matched by node name", () => {
     const nomad: AutopilotHealth = { Healthy: true, FailureTolerance: 1, Servers: declared.map((n) => server(`${n}.primary`)) };
-    expect(judgeServers("nomad", nomad, declared, true).ok).toBe(true);
+    expect(judgeServers("nomad", nomad, declared, "s-2").ok).toBe(true);
   });
 
   test("GIVEN a replaced server THEN it is back once its own API names a leader and autopilot counts it a healthy voter, with every server healthy", () => {
@@ -112,6 +125,18 @@ describe("the plan a roll applies", () => {
 
   test("GIVEN a plan that destroys then creates the instance, and reads or leaves the rest THEN it is accepted", () => {
     expect(rollPlanProblems({ resource_changes: [change(address, ["delete", "create"]), change("openstack_networking_port_v2.p", ["no-op"]), change("data.terraform_remote_state.x", ["read"])] }, address)).toEqual([]);
+  });
+
+  test("GIVEN an instance gone from the state (an apply that failed after the destroy) THEN its creation is accepted", () => {
+    expect(rollPlanProblems({ resource_changes: [change(address, ["create"])] }, address)).toEqual([]);
+  });
+
+  test("fails on a replacement on another port, with other volumes (unless volumes are pending), or a plan that imports", () => {
+    const replaced = (after: Json) => ({ address, change: { actions: ["delete", "create"], before: { network: [{ port: "p-1" }], block_device: [{ uuid: "v-1" }] }, after } });
+    expect(rollPlanProblems({ resource_changes: [replaced({ network: [{ port: "p-2" }], block_device: [{ uuid: "v-1" }] })] }, address)).toEqual([`${address} would move from port p-1 to p-2 (its address)`]);
+    expect(rollPlanProblems({ resource_changes: [replaced({ network: [{ port: "p-1" }], block_device: [] })] }, address)).toEqual([`${address} would get volumes none instead of v-1`]);
+    expect(rollPlanProblems({ resource_changes: [replaced({ network: [{ port: "p-1" }], block_device: [] })] }, address, { volumesMayChange: true })).toEqual([]);
+    expect(rollPlanProblems({ resource_changes: [change(address, ["delete", "create"]), { address: "openstack_networking_port_v2.x", change: { actions: ["no-op"], importing: { id: "abc" } } }] }, address)).toEqual(["openstack_networking_port_v2.x would be imported"]);
   });
 
   test("fails on a plan that changes anything else, creates before it destroys, or does not replace the instance", () => {

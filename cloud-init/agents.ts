@@ -3,6 +3,7 @@
  * Pure functions of typed inputs: the same objects are checked by the real `consul validate`
  * and `nomad config validate` in the real test tier.
  */
+import { AgentVersions } from "../config/versions";
 
 /** Where agent files live on the VMs. */
 export const PATHS = {
@@ -67,6 +68,8 @@ export interface ClusterSettings {
   readonly replicationToken?: string;
   /** Token the servers replicate Nomad ACLs with, in a non-authoritative region. @default - none */
   readonly nomadReplicationToken?: string;
+  /** Consul and Nomad versions installed (their packages). @default - TESTED_AGENT_VERSIONS */
+  readonly agentVersions?: AgentVersions;
 }
 
 /** One agent. */

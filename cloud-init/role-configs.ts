@@ -6,7 +6,7 @@
  * Servers add Consul and Nomad in server mode; clients add Nomad, Docker and the CNI plugins the
  * service mesh needs; the bastion adds fail2ban; the VPN gateway adds WireGuard and forwarding.
  */
-import toolchain from "../toolchain/versions.json";
+import { TESTED_AGENT_VERSIONS } from "../config/versions";
 import { AgentSettings, AgentTls, CLUSTER_PORTS, ClusterSettings, PATHS, consulConfig, dataDirs, nomadConfig } from "./agents";
 import { CloudConfig } from "./cloud-config";
 import { renderIni, renderKeyValue } from "./formats";
@@ -19,10 +19,8 @@ export const HASHICORP_APT = {
   keyid: "798AEC654E5C15428C8E42EEAA16FCBCA621E701",
 } as const;
 
-/** Agent versions installed on the VMs: the ones the real test tier checks the configs with. */
-export const AGENT_VERSIONS: Readonly<Record<"consul" | "nomad", string>> = Object.fromEntries(
-  toolchain.agents.map((a) => [a.name, a.version.replace(/^v/, "")]),
-) as Record<"consul" | "nomad", string>;
+/** Agent versions installed on the VMs unless the site says others: the ones the real test tier checks the configs with. */
+export const AGENT_VERSIONS = TESTED_AGENT_VERSIONS;
 
 export interface BaseInputs {
   readonly hostname: string;
@@ -113,7 +111,7 @@ export function baseConfig(inputs: BaseInputs): CloudConfig {
 
 /** A Consul agent (client mode unless agent.server), with the node_exporter service. */
 function addConsul(cfg: CloudConfig, m: MemberInputs): void {
-  cfg.addAptSource(HASHICORP_APT).addPackages(`consul=${AGENT_VERSIONS.consul}-1`);
+  cfg.addAptSource(HASHICORP_APT).addPackages(`consul=${(m.cluster.agentVersions ?? AGENT_VERSIONS).consul}-1`);
   const owner = "consul:consul";
   cfg.addFile({ path: `${PATHS.consulConfigDir}/consul.json`, content: JSON.stringify(consulConfig(m.cluster, m.agent), null, 2), owner, permissions: "0640", deferred: true });
   cfg.addFile({
@@ -146,7 +144,7 @@ function addConsul(cfg: CloudConfig, m: MemberInputs): void {
  * server (bootstrap_expect 1) and client, which a config folder would merge in.
  */
 function addNomad(cfg: CloudConfig, m: MemberInputs, dataMount: string | undefined = m.agent.dataRoot): void {
-  cfg.addPackages(`nomad=${AGENT_VERSIONS.nomad}-1`);
+  cfg.addPackages(`nomad=${(m.cluster.agentVersions ?? AGENT_VERSIONS).nomad}-1`);
   cfg.addFile({ path: `${PATHS.nomadConfigDir}/nomad.json`, content: JSON.stringify(nomadConfig(m.cluster, m.agent), null, 2), permissions: "0600" });
   cfg.addFile({ path: "/etc/systemd/system/nomad.service", content: systemdUnit("Nomad agent", `/usr/bin/nomad agent -config=${PATHS.nomadConfigDir}/nomad.json`, "root", ["consul.service"], dataMount) });
   cfg.addCommand("systemctl", "daemon-reload");

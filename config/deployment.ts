@@ -4,6 +4,7 @@
  * Every problem is collected and reported together, one line each, naming the field path, the
  * value received and what is expected; nothing is synthesized while there is one.
  */
+import { AgentVersions, declaredVersionProblem, TESTED_AGENT_VERSIONS } from "./versions";
 import * as fs from "node:fs";
 import * as ipaddr from "ipaddr.js";
 import { parseDocument } from "yaml";
@@ -70,6 +71,8 @@ export interface SiteConfig {
   readonly siteRange: string;
   readonly tiers: Readonly<Record<Tier, string>>;
   readonly antiAffinity: "hard" | "soft";
+  /** Consul and Nomad versions of the site's VMs. */
+  readonly agentVersions: AgentVersions;
   readonly adminSshKeys: readonly string[];
   readonly adminNetworks: readonly string[];
   readonly servers: readonly VmSpec[];
@@ -427,6 +430,11 @@ function resolveSite(s: SiteInput, at: string, problems: ConfigProblem[]): SiteC
   }
 
   const gatewayAddress = hostAt(s.vpn.range, 1);
+  for (const agent of ["consul", "nomad"] as const) {
+    const v = s.agents[agent];
+    const wrong = v === undefined ? undefined : declaredVersionProblem(agent, v);
+    if (wrong) problems.push({ path: `${at}.agents.${agent}`, value: v, expected: wrong });
+  }
   const peerNames = new Set<string>();
   s.vpn.peers.forEach((p, i) => {
     if (!contains(s.vpn.range, `${p.address}/32`) || p.address === gatewayAddress) {
@@ -446,6 +454,7 @@ function resolveSite(s: SiteInput, at: string, problems: ConfigProblem[]): SiteC
     siteRange: s.addressPlan.site,
     tiers,
     antiAffinity: s.antiAffinity,
+    agentVersions: { consul: s.agents.consul ?? TESTED_AGENT_VERSIONS.consul, nomad: s.agents.nomad ?? TESTED_AGENT_VERSIONS.nomad },
     adminSshKeys: s.admins.sshKeys,
     adminNetworks: s.admins.networks,
     servers,

@@ -9,6 +9,7 @@
  * it is left out): the README's table of fields is generated from it (config/fields.ts, checked by
  * a unit test), and a shape error quotes the field's example.
  */
+import { TESTED_AGENT_VERSIONS } from "./versions";
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
 
@@ -310,6 +311,15 @@ export const siteSchema = z.strictObject({
     doc: "Server group policy of the Consul/Nomad servers: `hard` needs as many hypervisors as servers, `soft` for small clouds",
     example: "soft",
   }),
+  agents: field(
+    z
+      .strictObject({
+        consul: field(z.string().optional(), { doc: `Consul version of the site's VMs (the HashiCorp package); an upgrade jumps at most 2 minor versions, never down, and rolls (servers first)`, example: TESTED_AGENT_VERSIONS.consul, absent: `the tested version, ${TESTED_AGENT_VERSIONS.consul}` }),
+        nomad: field(z.string().optional(), { doc: `Nomad version of the site's VMs; an upgrade jumps at most 1 minor version, never down, and rolls (servers first)`, example: TESTED_AGENT_VERSIONS.nomad, absent: `the tested version, ${TESTED_AGENT_VERSIONS.nomad}` }),
+      })
+      .default({}),
+    { doc: `The agents' versions (see Changing a running site: upgrades); default: the versions the library is tested with (Consul ${TESTED_AGENT_VERSIONS.consul}, Nomad ${TESTED_AGENT_VERSIONS.nomad})`, example: { consul: TESTED_AGENT_VERSIONS.consul, nomad: TESTED_AGENT_VERSIONS.nomad } },
+  ),
   admins: field(
     z.strictObject({
       sshKeys: field(z.array(sshKey).min(1, { message: "at least one SSH public key (an empty list would lock every admin out)" }), {

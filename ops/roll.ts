@@ -5,23 +5,29 @@
  *
  * - Which VMs: those of the infra stack with something pending, or those named (a VM by its
  *   instance name, even with nothing pending; a group by its role, its VMs with something pending).
- * - In what order: the servers first (HashiCorp's upgrade order), one at a time, the Consul or
- *   Nomad leader last (chosen again before each server: leadership moves); then the Nomad
- *   clients; then the other VMs; the VPN gateway last (its replacement cuts the operator's VPN
- *   until it is back).
- * - Before each VM: every server healthy by Consul's and Nomad's autopilot; before a server, also
- *   a failure tolerance of at least one (the quorum survives its loss). A Nomad client is drained
- *   (system jobs stay) and stays ineligible until it is back.
- * - After each VM: back and healthy (a server: healthy by both autopilots since after its
- *   replacement; a client: a ready Nomad node, made eligible; every VM: an alive Consul member).
+ * - In what order: the servers first (HashiCorp's upgrade order), one at a time, those that lead
+ *   nothing first (chosen again before each: leadership moves); a server that still leads hands
+ *   its leadership to a server already rolled before it goes; then the Nomad clients; then the
+ *   other VMs; the VPN gateway last (its replacement cuts the operator's VPN until it is back).
+ * - Each VM: its replacement planned first (nothing is done to the VM when the plan is refused);
+ *   the gate: every server other than it a healthy voter by Consul's and Nomad's autopilot, and
+ *   for a server enough of them for a quorum without it; every other member of the site alive (a
+ *   Consul agent) and ready (a Nomad client), but those this roll is still to replace; a Nomad
+ *   client drained (system jobs stay), ineligible until it is back; the gate again; then the
+ *   replacement carried out.
+ * - After each VM: back and healthy (a server: its own API names a leader and both autopilots
+ *   count it a healthy voter; a client: a ready Nomad node, made eligible, its system jobs
+ *   running again; every VM: an alive Consul member).
  * - It stops at the first step that is not healthy, saying what it saw and how to resume.
  *
  * Nothing here talks to the network or runs Terraform itself: `Request` is one API call to the
- * site's servers, `Replacer` replaces one VM (Terraform in scripts/roll.ts, the rehearsal's VMs
- * in rehearsal/roll.ts), so that the same steps run against a real site and the rehearsal.
+ * site's servers, `Replacer` replaces one VM (Terraform in ops/terraform-roll.ts, the
+ * rehearsal's VMs in rehearsal/roll.ts), so that the same steps run against a real site and the
+ * rehearsal.
  */
+import { hostname } from "node:os";
 import { ClusterMembersOutput, PendingRollOutput } from "./infra-outputs";
-import { Answer, describeAnswer } from "./status";
+import { Answer, describeAnswer, quorumOf } from "./status";
 
 /** A problem with what the roll was given: one line, naming what and what to do. */
 export class RollInputError extends Error {
@@ -98,6 +104,7 @@ export function selectRoll(vms: readonly RollVm[], pending: PendingRollOutput, n
 
 /** One server of Consul's or Nomad's GET /v1/operator/autopilot/health. */
 export interface AutopilotServer {
+  readonly ID?: string;
   readonly Name: string;
   readonly Address: string;
   readonly SerfStatus: string;
@@ -133,17 +140,22 @@ export interface Verdict {
 }
 
 /**
- * Whether `health` lets the roll go on: every declared server present, a healthy voter; and,
- * before a server is replaced, a failure tolerance of at least one (its loss keeps the quorum).
+ * Whether `health` lets the roll replace `target` (a server's name, or undefined for a VM that
+ * is not a server): every declared server but the target present and a healthy voter; for a
+ * server, those others at least a quorum of the declared count, so that the site keeps its
+ * quorum while it is away (the target may itself be the broken one being replaced).
  */
-export function judgeServers(kind: Kind, health: AutopilotHealth, declared: readonly string[], needTolerance: boolean): Verdict {
-  const missing = declared.filter((n) => !entryOf(health, n));
-  const sick = declared.map((n) => entryOf(health, n)).filter((s): s is AutopilotServer => !!s && !(s.Healthy && s.Voter));
+export function judgeServers(kind: Kind, health: AutopilotHealth, declared: readonly string[], target?: string): Verdict {
+  const others = declared.filter((n) => n !== target);
+  const missing = others.filter((n) => !entryOf(health, n));
+  const sick = others.map((n) => entryOf(health, n)).filter((s): s is AutopilotServer => !!s && !(s.Healthy && s.Voter));
+  const healthy = others.length - missing.length - sick.length;
+  const quorum = quorumOf(declared.length);
   const parts = [`${TITLE[kind]}: ${health.Servers.map(describeServer).join(", ") || "no servers"}; failure tolerance ${health.FailureTolerance}`];
   if (missing.length > 0) parts.push(`not in the Raft configuration: ${missing.join(", ")}`);
-  const tolerance = !needTolerance || health.FailureTolerance >= 1;
-  if (!tolerance) parts.push(`replacing a server now would lose the quorum (${declared.length} server${declared.length === 1 ? "" : "s"})`);
-  return { ok: health.Healthy && missing.length === 0 && sick.length === 0 && tolerance, saw: parts.join("; ") };
+  const keepsQuorum = target === undefined || healthy >= quorum;
+  if (!keepsQuorum) parts.push(`without ${target} the site would keep ${healthy} healthy server${healthy === 1 ? "" : "s"}, fewer than a quorum of ${quorum}`);
+  return { ok: missing.length === 0 && sick.length === 0 && keepsQuorum, saw: parts.join("; ") };
 }
 
 /**
@@ -161,22 +173,61 @@ export function judgeServerBack(kind: Kind, health: AutopilotHealth, name: strin
   return { ok, saw: `${TITLE[kind]}: ${describeServer(s)}, ${health.Healthy ? "all healthy" : "not all servers healthy"}; ${own}` };
 }
 
+interface NomadNode {
+  readonly ID: string;
+  readonly Name: string;
+  readonly Status: string;
+  readonly SchedulingEligibility: string;
+  readonly StatusUpdatedAt?: number;
+  readonly DrainStrategy?: unknown;
+}
+
+/**
+ * Whether the site's other members are there: every declared Consul member alive and every
+ * declared Nomad client ready and eligible, but those in `exempt` (the VM about to be replaced,
+ * and those the roll is still to replace: a broken VM being rolled does not stop its own roll).
+ */
+export function judgeMembers(members: Pick<ClusterMembersOutput, "consul_members" | "nomad_clients">, consul: readonly { Name: string; Status: number }[], nodes: readonly NomadNode[], exempt: ReadonlySet<string>): Verdict {
+  const down = members.consul_members.filter((n) => !exempt.has(n) && !consul.some((m) => m.Name === n && m.Status === 1));
+  const notReady = members.nomad_clients.filter((c) => !exempt.has(c.name)).flatMap((c) => {
+    const mine = nodes.filter((n) => n.Name === c.name);
+    const best = mine.find((n) => n.Status === "ready" && n.SchedulingEligibility === "eligible") ?? mine.find((n) => n.Status === "ready") ?? mine[0];
+    if (!best) return [`${c.name} (not registered)`];
+    return best.Status === "ready" && best.SchedulingEligibility === "eligible" ? [] : [`${c.name} (${best.Status}, ${best.SchedulingEligibility})`];
+  });
+  const parts: string[] = [];
+  if (down.length > 0) parts.push(`Consul members not alive: ${down.join(", ")}`);
+  if (notReady.length > 0) parts.push(`Nomad clients not ready and eligible: ${notReady.join(", ")}`);
+  if (parts.length > 0) parts.push("roll them too (name them) or bring them back first");
+  const counted = `${members.consul_members.filter((n) => !exempt.has(n)).length} Consul members alive, ${members.nomad_clients.filter((c) => !exempt.has(c.name)).length} Nomad clients ready (the others are this roll's)`;
+  return { ok: parts.length === 0, saw: parts.length > 0 ? parts.join("; ") : counted };
+}
+
 // --- The engine ---
 
 /** One call to the site's servers (any of them that answers, or the one at address `at`), with the management token. */
 export type Request = (kind: Kind, method: "GET" | "POST" | "PUT", path: string, body?: unknown, at?: string) => Promise<Answer>;
 
-/** Replaces one VM (its instance; its port, address and volumes stay). Throws with one line when it could not. */
+/** A replacement planned and checked, not yet carried out. */
+export interface PreparedReplacement {
+  /** Carries it out: the old instance is gone when this returns. Throws with one line. */
+  apply(): Promise<void>;
+  /** Forgets it (nothing was done). */
+  discard(): void;
+}
+
+/** Replaces one VM (its instance; its port, address and volumes stay). */
 export interface Replacer {
-  replace(vm: RollVm): Promise<void>;
+  /** Plans the replacement, refused (one line) unless it replaces that VM and nothing else; nothing is done to the VM yet. */
+  prepare(vm: RollVm): Promise<PreparedReplacement>;
 }
 
 export interface RollSettings {
   /** The infra stack, for the resume hint. */
   readonly stack: string;
-  /** The site's servers, as `cluster_members` declares them. */
-  readonly servers: readonly { readonly name: string; readonly address: string }[];
-  /** How long a replaced VM may take to be back and healthy (boot and cloud-init included). @default 900000 */
+  /** The site's members, as `cluster_members` declares them. */
+  readonly members: ClusterMembersOutput;
+  /** How long each wait for a replaced VM may take (back in the Raft cluster, a ready node, an alive member). @default 900000 */
   readonly backWithinMs?: number;
   /** How long the cluster may take to be healthy before a step. @default 120000 */
   readonly healthyWithinMs?: number;
@@ -184,6 +235,8 @@ export interface RollSettings {
   readonly drainDeadlineS?: number;
   /** @default 2000 */
   readonly pollMs?: number;
+  /** Options of the command to repeat in the resume hint (e.g. `--wait-minutes 30`). @default "" */
+  readonly resumeOptions?: string;
   readonly out: (line: string) => void;
 }
 
@@ -212,12 +265,13 @@ export interface RollReport {
   readonly drains: Readonly<Record<string, readonly string[]>>;
   /** Each VM's time from its first gate to back and healthy. */
   readonly durationsMs: Readonly<Record<string, number>>;
-  /** Per server, in the order they went: what it led when its turn came ("" for nothing), and whether every server left then led something. */
-  readonly leadership: readonly { readonly vm: string; readonly leads: string; readonly allLeft: boolean }[];
+  /** Per server, in the order they went: what it led when its turn came ("" for nothing), whether every server left then led something, and where its leadership went before it did. */
+  readonly leadership: readonly { readonly vm: string; readonly leads: string; readonly allLeft: boolean; readonly handedTo?: string }[];
 }
 
+/** Where a step stopped: `replaced` says whether the VM was (or may have been) replaced already. */
 class Stop extends Error {
-  constructor(readonly step: string, readonly saw: string, readonly replaced: boolean) {
+  constructor(readonly step: string, readonly saw: string, readonly replaced: boolean | "maybe") {
     super(`${step}: ${saw}`);
   }
 }
@@ -227,6 +281,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Answer's JSON when it is a 200, else undefined. */
 function ok200<T>(a: Answer): T | undefined {
   return a.ok && a.status === 200 ? (a.json as T) : undefined;
+}
+
+/** Answer's JSON when it is a 200; else throws, saying what was answered. */
+function required<T>(what: string, a: Answer): T {
+  if (a.ok && a.status === 200) return a.json as T;
+  throw new Error(`${what}: ${describeAnswer(a)}`);
 }
 
 /** The leader's address host as the servers name it (the first that names one), or "" when none does. */
@@ -282,23 +342,6 @@ async function health(request: Request, kind: Kind): Promise<AutopilotHealth> {
   return h;
 }
 
-/** Both autopilots judged at once. */
-async function serversVerdict(request: Request, declared: readonly string[], needTolerance: boolean): Promise<Verdict> {
-  const [c, n] = await Promise.all([health(request, "consul"), health(request, "nomad")]);
-  const vc = judgeServers("consul", c, declared, needTolerance);
-  const vn = judgeServers("nomad", n, declared, needTolerance);
-  return { ok: vc.ok && vn.ok, saw: `${vc.saw}. ${vn.saw}` };
-}
-
-interface NomadNode {
-  readonly ID: string;
-  readonly Name: string;
-  readonly Status: string;
-  readonly SchedulingEligibility: string;
-  readonly StatusUpdatedAt?: number;
-  readonly DrainStrategy?: unknown;
-}
-
 interface Alloc {
   readonly ID: string;
   readonly JobID: string;
@@ -312,24 +355,16 @@ interface Alloc {
   readonly Job?: { readonly Type?: string };
 }
 
-const live = (a: Alloc) => (a.ClientStatus === "running" || a.ClientStatus === "pending") && (a.Job?.Type ?? a.JobType) !== "system";
+const running = (a: Alloc) => a.ClientStatus === "running" || a.ClientStatus === "pending";
+const isSystem = (a: Alloc) => (a.Job?.Type ?? a.JobType) === "system" || (a.Job?.Type ?? a.JobType) === "sysbatch";
 
-/** The node of a VM: the ready one when a rebuilt VM left its former node beside it. */
-async function nodeOf(request: Request, name: string): Promise<NomadNode | undefined> {
-  const nodes = ok200<NomadNode[]>(await request("nomad", "GET", "/v1/nodes")) ?? [];
-  const mine = nodes.filter((n) => n.Name === name);
-  return mine.find((n) => n.Status === "ready") ?? mine[0];
+/** The nodes of a VM's name, or throws when Nomad could not list them (never "none" for "unknown"). */
+async function nodesOf(request: Request, name: string): Promise<NomadNode[]> {
+  return required<NomadNode[]>("Nomad's node list", await request("nomad", "GET", "/v1/nodes")).filter((n) => n.Name === name);
 }
 
-async function consulNodeId(request: Request, name: string): Promise<string | undefined> {
-  const n = ok200<{ Node?: { ID?: string } }>(await request("consul", "GET", `/v1/catalog/node/${encodeURIComponent(name)}`));
-  return n?.Node?.ID;
-}
-
-async function consulAlive(request: Request, name: string): Promise<boolean> {
-  const members = ok200<{ Name: string; Status: number }[]>(await request("consul", "GET", "/v1/agent/members")) ?? [];
-  return members.some((m) => m.Name === name && m.Status === 1);
-}
+/** The VM's node: the ready one when a rebuilt VM left its former node beside it. */
+const current = (nodes: readonly NomadNode[]) => nodes.find((n) => n.Status === "ready") ?? nodes[0];
 
 /** Rolls `vms` (in rollOrder), one at a time. Never throws for an unhealthy step: the report says where it stopped. */
 export async function roll(vms: readonly RollVm[], request: Request, replacer: Replacer, settings: RollSettings): Promise<RollReport> {
@@ -337,91 +372,173 @@ export async function roll(vms: readonly RollVm[], request: Request, replacer: R
   const healthyMs = settings.healthyWithinMs ?? DEFAULT_HEALTHY_WITHIN_MS;
   const deadlineS = settings.drainDeadlineS ?? DEFAULT_DRAIN_DEADLINE_S;
   const pollMs = settings.pollMs ?? 2000;
-  const declared = settings.servers.map((s) => s.name);
+  const servers = settings.members.servers;
+  const declared = servers.map((s) => s.name);
   const say = settings.out;
   const rolled: string[] = [];
   const drains: Record<string, string[]> = {};
   const durations: Record<string, number> = {};
-  const leadership: { vm: string; leads: string; allLeft: boolean }[] = [];
+  const leadership: { vm: string; leads: string; allLeft: boolean; handedTo?: string }[] = [];
   const remaining = rollOrder(vms);
-  const watcher = watchLeaders(request, settings.servers);
+  const watcher = watchLeaders(request, servers);
   let stopped: RollStop | undefined;
   let gaps: Record<Kind, number> = { consul: 0, nomad: 0 };
-  const resume = (rest: readonly RollVm[]) => `npm run roll -- ${settings.stack} ${rest.map((v) => v.name).join(" ")}`;
+  const resume = (rest: readonly RollVm[]) => `npm run roll -- ${settings.stack} ${rest.map((v) => v.name).join(" ")}${settings.resumeOptions ? ` ${settings.resumeOptions}` : ""}`;
+  const addressOf = (name: string) => servers.find((s) => s.name === name)?.address;
+
+  /** What each server leads now. */
+  const leaders = async () => {
+    const [cl, nl] = await Promise.all([leaderHost(request, "consul", servers), leaderHost(request, "nomad", servers)]);
+    return (v: RollVm) => [addressOf(v.name) === cl ? "consul" : "", addressOf(v.name) === nl ? "nomad" : ""].filter(Boolean) as Kind[];
+  };
 
   /** The next VM: the first left, but among the servers one that leads nothing, if there is one. */
   const next = async (): Promise<RollVm> => {
     const first = remaining[0];
     if (!first.server) return first;
-    const left = remaining.filter((v) => v.server);
-    const [cl, nl] = await Promise.all([leaderHost(request, "consul", settings.servers), leaderHost(request, "nomad", settings.servers)]);
-    const leads = (v: RollVm) => {
-      const addr = settings.servers.find((s) => s.name === v.name)?.address;
-      return [addr === cl ? "Consul leader" : "", addr === nl ? "Nomad leader" : ""].filter(Boolean);
-    };
-    const chosen = [...left].sort((a, b) => leads(a).length - leads(b).length)[0];
-    leadership.push({ vm: chosen.name, leads: leads(chosen).join(" and "), allLeft: left.every((v) => leads(v).length > 0) });
-    return chosen;
+    const leads = await leaders();
+    return [...remaining.filter((v) => v.server)].sort((a, b) => leads(a).length - leads(b).length)[0];
   };
 
+  /** The gate of every step: the servers (for a server, a quorum without it) and the other members. */
+  const gate = (vm: RollVm) =>
+    until("the site is not healthy enough to go on", healthyMs, pollMs, false, async () => {
+      const [c, n, members, nodes] = await Promise.all([
+        health(request, "consul"), health(request, "nomad"),
+        request("consul", "GET", "/v1/agent/members").then((a) => required<{ Name: string; Status: number }[]>("Consul's member list", a)),
+        request("nomad", "GET", "/v1/nodes").then((a) => required<NomadNode[]>("Nomad's node list", a)),
+      ]);
+      const target = vm.server ? vm.name : undefined;
+      const vc = judgeServers("consul", c, declared, target);
+      const vn = judgeServers("nomad", n, declared, target);
+      const vm2 = judgeMembers(settings.members, members, nodes, new Set(remaining.map((v) => v.name)));
+      return { ok: vc.ok && vn.ok && vm2.ok, saw: `${vc.saw}. ${vn.saw}. ${vm2.saw}` };
+    });
+
+  /** A server that still leads hands its leadership to one already rolled (Raft leadership transfer), so that the leader never goes down. */
+  const handOver = async (vm: RollVm, allLeft: boolean) => {
+    const leads = (await leaders())(vm);
+    const entry: { vm: string; leads: string; allLeft: boolean; handedTo?: string } = { vm: vm.name, leads: leads.map((k) => `${TITLE[k]} leader`).join(" and "), allLeft };
+    leadership.push(entry);
+    const to = [...rolled].reverse().find((r) => declared.includes(r));
+    if (leads.length === 0 || !to) return;
+    for (const kind of leads) {
+      const config = required<{ Servers: { ID: string; Node: string }[] }>(`${TITLE[kind]}'s Raft configuration`, await request(kind, "GET", "/v1/operator/raft/configuration"));
+      const id = config.Servers.find((s) => s.Node === to || s.Node.startsWith(`${to}.`))?.ID;
+      if (!id) continue;
+      const route = kind === "consul" ? "/v1/operator/raft/transfer-leader" : "/v1/operator/raft/transfer-leadership";
+      const a = await request(kind, "POST", `${route}?id=${encodeURIComponent(id)}`);
+      say(`${vm.name}: ${TITLE[kind]} leadership handed to ${to}: ${a.ok && a.status === 200 ? "done" : describeAnswer(a)}`);
+    }
+    await until("the leadership did not move", 30_000, 500, false, async () => {
+      const still = (await leaders())(vm);
+      return { ok: still.length === 0, saw: still.length ? `${vm.name} still leads ${still.join(", ")}` : `${to} leads` };
+    }).catch((e: unknown) => say(`${vm.name}: ${(e as Stop).saw}: it goes as it is (an election follows)`));
+    entry.handedTo = to;
+  };
+
+  let lock: RollLock | undefined;
   try {
+    try {
+      lock = await takeRollLock(request, settings.stack);
+    } catch (e) {
+      stopped = { vm: remaining[0]?.name ?? "", step: "the roll lock could not be taken", saw: (e as Error).message, resume: resume(remaining) };
+      return { rolled, stopped, longestLeaderGapMs: gaps, drains, durationsMs: durations, leadership };
+    }
+    say(`${settings.stack}: roll lock taken (Consul KV ${lock.key}): no other roll of this stack runs until it ends`);
+    if (remaining.some((v) => v.server) && servers.length < 3) {
+      stopped = { vm: remaining.find((v) => v.server)!.name, step: "a site of fewer than 3 servers cannot lose one", saw: `${servers.length} server(s) declared: replacing one stops the cluster. Roll it during a maintenance window, by hand (terraform apply -replace)` };
+      return { rolled, stopped, longestLeaderGapMs: gaps, drains, durationsMs: durations, leadership };
+    }
     while (remaining.length > 0) {
       const vm = await next();
       const started = Date.now();
+      let prepared: PreparedReplacement | undefined;
       try {
-        say(`${vm.name}: checking that every server is healthy${vm.server ? " and the quorum survives its loss" : ""}`);
-        say(`${vm.name}: ${await until("the servers are not all healthy", healthyMs, pollMs, false, () => serversVerdict(request, declared, vm.server))}`);
+        say(`${vm.name}: planning its replacement (${vm.address})`);
+        try {
+          prepared = await replacer.prepare(vm);
+        } catch (e) {
+          throw new Stop("its replacement could not be planned", (e as Error).message.split("\n")[0], false);
+        }
+        say(`${vm.name}: ${await gate(vm)}`);
         let oldNode: NomadNode | undefined;
+        let systemJobs: string[] = [];
         if (vm.nomadClient) {
-          oldNode = await nodeOf(request, vm.name);
-          if (!oldNode || oldNode.Status !== "ready") {
-            say(`${vm.name}: ${oldNode ? `its Nomad node is ${oldNode.Status}` : "no Nomad node by that name"}: nothing to drain`);
+          oldNode = current(await nodesOf(request, vm.name).catch((e: Error) => { throw new Stop("its Nomad node could not be read", e.message, false); }));
+          if (!oldNode || oldNode.Status === "down") {
+            say(`${vm.name}: ${oldNode ? "its Nomad node is down" : "no Nomad node by that name"}: nothing to drain`);
           } else {
-            drains[vm.name] = await drain(request, vm, oldNode, deadlineS, pollMs, say);
+            const allocs = required<Alloc[]>("the node's allocations", await request("nomad", "GET", `/v1/node/${oldNode.ID}/allocations`)).filter(running);
+            systemJobs = [...new Set(allocs.filter(isSystem).map((a) => a.JobID))];
+            drains[vm.name] = [];
+            drains[vm.name] = await drain(request, vm, oldNode, allocs.filter((a) => !isSystem(a)), deadlineS, pollMs, say);
           }
         }
-        const oldConsulId = vm.consulMember && !vm.server ? await consulNodeId(request, vm.name) : undefined;
+        if (vm.server) {
+          const leadsNow = await leaders();
+          await handOver(vm, remaining.filter((v) => v.server).every((v) => leadsNow(v).length > 0));
+        }
+        say(`${vm.name}: ${await gate(vm)}`);
+        const oldConsulId = vm.consulMember && !vm.server ? ok200<{ Node?: { ID?: string } }>(await request("consul", "GET", `/v1/catalog/node/${encodeURIComponent(vm.name)}`))?.Node?.ID : undefined;
         const replacedAt = Date.now();
-        say(`${vm.name}: replacing (${vm.address}; the old instance is gone when this returns)`);
+        say(`${vm.name}: replacing it (the old instance is gone when this returns)`);
+        const p = prepared;
+        prepared = undefined;
         try {
-          await replacer.replace(vm);
+          await p.apply();
         } catch (e) {
-          throw new Stop("the replacement failed", (e as Error).message.split("\n")[0], false);
+          throw new Stop("the replacement failed", (e as Error).message.split("\n")[0], "maybe");
         }
         remaining.splice(remaining.indexOf(vm), 1);
         rolled.push(vm.name);
         say(`${vm.name}: replaced; waiting until it is back and healthy`);
         if (vm.server) {
-          const address = settings.servers.find((s) => s.name === vm.name)?.address;
+          const address = addressOf(vm.name);
           let inARow = 0;
           say(`${vm.name}: ${await until("the replaced server is not back and healthy", backMs, pollMs, true, async () => {
-            const [c, n, cl, nl] = await Promise.all([
-              health(request, "consul"), health(request, "nomad"),
-              request("consul", "GET", "/v1/status/leader", undefined, address), request("nomad", "GET", "/v1/status/leader", undefined, address),
-            ]);
-            const vc = judgeServerBack("consul", c, vm.name, cl);
-            const vn = judgeServerBack("nomad", n, vm.name, nl);
-            // Twice in a row: autopilot's view of a server that has just come back is refreshed every few seconds.
-            inARow = vc.ok && vn.ok ? inARow + 1 : 0;
-            return { ok: inARow >= 2, saw: `${vc.saw}. ${vn.saw}` };
+            try {
+              const [c, n, cl, nl] = await Promise.all([
+                health(request, "consul"), health(request, "nomad"),
+                request("consul", "GET", "/v1/status/leader", undefined, address), request("nomad", "GET", "/v1/status/leader", undefined, address),
+              ]);
+              const vc = judgeServerBack("consul", c, vm.name, cl);
+              const vn = judgeServerBack("nomad", n, vm.name, nl);
+              // Twice in a row: autopilot's view of a server that has just come back is refreshed every few seconds.
+              inARow = vc.ok && vn.ok ? inARow + 1 : 0;
+              return { ok: inARow >= 2, saw: `${vc.saw}. ${vn.saw}` };
+            } catch (e) {
+              inARow = 0;
+              throw e;
+            }
           })}`);
         }
         if (vm.nomadClient) {
+          let fresh: NomadNode | undefined;
           say(`${vm.name}: ${await until("the replaced client's Nomad node is not ready", backMs, pollMs, true, async () => {
-            const n = await nodeOf(request, vm.name);
-            const fresh = !!n && (n.ID !== oldNode?.ID || (n.StatusUpdatedAt ?? 0) * 1000 >= replacedAt);
-            return { ok: !!n && fresh && n.Status === "ready", saw: n ? `node ${n.ID.slice(0, 8)} ${n.Status}, ${n.SchedulingEligibility}${fresh ? "" : " (its former node)"}` : "no Nomad node by that name" };
+            const n = current((await nodesOf(request, vm.name)).filter((x) => x.ID !== oldNode?.ID || (x.StatusUpdatedAt ?? 0) * 1000 >= replacedAt));
+            fresh = n?.Status === "ready" ? n : undefined;
+            return { ok: !!fresh, saw: n ? `node ${n.ID.slice(0, 8)} ${n.Status}, ${n.SchedulingEligibility}` : "no new Nomad node by that name yet" };
           })}`);
-          const n = (await nodeOf(request, vm.name))!;
-          if (n.SchedulingEligibility !== "eligible") {
-            const a = await request("nomad", "POST", `/v1/node/${n.ID}/eligibility`, { NodeID: n.ID, Eligibility: "eligible" });
+          const node = fresh!;
+          if (node.SchedulingEligibility !== "eligible") {
+            const a = await request("nomad", "POST", `/v1/node/${node.ID}/eligibility`, { NodeID: node.ID, Eligibility: "eligible" });
             if (!a.ok || a.status !== 200) throw new Stop("the replaced client could not be made eligible", describeAnswer(a), true);
             say(`${vm.name}: eligible again`);
+          }
+          if (systemJobs.length > 0) {
+            say(`${vm.name}: ${await until("the replaced client does not run its system jobs again", backMs, pollMs, true, async () => {
+              const allocs = required<Alloc[]>("the node's allocations", await request("nomad", "GET", `/v1/node/${node.ID}/allocations`));
+              const missing = systemJobs.filter((j) => !allocs.some((a) => a.JobID === j && a.ClientStatus === "running"));
+              return { ok: missing.length === 0, saw: missing.length ? `not running yet: ${missing.join(", ")}` : `its system jobs run again: ${systemJobs.join(", ")}` };
+            })}`);
           }
         }
         if (vm.consulMember) {
           say(`${vm.name}: ${await until("the replaced VM's Consul agent is not back", backMs, pollMs, true, async () => {
-            const [alive, id] = await Promise.all([consulAlive(request, vm.name), vm.server ? Promise.resolve(undefined) : consulNodeId(request, vm.name)]);
+            const members = required<{ Name: string; Status: number }[]>("Consul's member list", await request("consul", "GET", "/v1/agent/members"));
+            const alive = members.some((m) => m.Name === vm.name && m.Status === 1);
+            const id = vm.server ? undefined : ok200<{ Node?: { ID?: string } }>(await request("consul", "GET", `/v1/catalog/node/${encodeURIComponent(vm.name)}`))?.Node?.ID;
             const fresh = vm.server || (id !== undefined && id !== oldConsulId);
             return { ok: alive && fresh, saw: `Consul member ${alive ? "alive" : "not alive"}${fresh ? "" : " (its former agent: node ID unchanged)"}` };
           })}`);
@@ -429,11 +546,13 @@ export async function roll(vms: readonly RollVm[], request: Request, replacer: R
         durations[vm.name] = Date.now() - started;
         say(`${vm.name}: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
       } catch (e) {
+        prepared?.discard();
         if (!(e instanceof Stop)) throw e;
-        const rest = e.replaced ? remaining : [vm, ...remaining.filter((v) => v !== vm)];
+        const rest = e.replaced === true ? remaining : [vm, ...remaining.filter((v) => v !== vm)];
         const advice = [
-          e.replaced ? `${vm.name} was replaced and is not healthy: look at it (journalctl -u consul -u nomad, /var/log/cloud-init-output.log) before going on` : "",
-          drains[vm.name] !== undefined && !e.replaced ? `${vm.name} is drained and ineligible: the resume replaces it, or \`nomad node eligibility -enable <node id>\` keeps it` : "",
+          e.replaced === true ? `${vm.name} was replaced and is not healthy: look at it (journalctl -u consul -u nomad, /var/log/cloud-init-output.log); the resume waits until it is back` : "",
+          e.replaced === "maybe" ? `the apply failed part-way: \`terraform -chdir=<the stack's folder> state list | grep ${vm.address.split(".")[1]}\` says whether the instance is still there; if it is not, the resume creates it` : "",
+          drains[vm.name] !== undefined && e.replaced === false ? `${vm.name} is drained and ineligible: the resume replaces it, or \`nomad node eligibility -enable <node id>\` keeps it` : "",
         ].filter(Boolean).join("; ");
         stopped = { vm: vm.name, step: e.step, saw: e.saw, ...(rest.length > 0 ? { resume: resume(rest) } : {}), ...(advice ? { advice } : {}) };
         break;
@@ -441,21 +560,65 @@ export async function roll(vms: readonly RollVm[], request: Request, replacer: R
     }
   } finally {
     gaps = await watcher.stop();
+    await lock?.release();
   }
   return { rolled, ...(stopped ? { stopped } : {}), longestLeaderGapMs: gaps, drains, durationsMs: durations, leadership };
 }
 
+interface RollLock {
+  readonly key: string;
+  release(): Promise<void>;
+}
+
+/** The Consul KV key whose lock a roll of `stack` holds. */
+export const rollLockKey = (stack: string) => `platform/roll/${stack}`;
+
+/**
+ * One roll of a stack at a time, whoever runs it: a Consul lock (a session with a TTL, bound to
+ * no node check, so that replacing the server it was made on does not end it; renewed while the
+ * roll runs, gone within a minute of a roll that died). Throws, naming who holds it.
+ */
+async function takeRollLock(request: Request, stack: string): Promise<RollLock> {
+  const key = rollLockKey(stack);
+  const created = required<{ ID: string }>("Consul session", await request("consul", "PUT", "/v1/session/create", { Name: `npm run roll ${stack}`, TTL: "60s", Behavior: "delete", LockDelay: "1s", NodeChecks: [] }));
+  const holder = { by: `npm run roll on ${hostname()}`, since: new Date().toISOString() };
+  const got = await request("consul", "PUT", `/v1/kv/${key}?acquire=${created.ID}`, holder);
+  if (!(got.ok && got.status === 200 && got.json === true)) {
+    await request("consul", "PUT", `/v1/session/destroy/${created.ID}`);
+    const held = await request("consul", "GET", `/v1/kv/${key}?raw`);
+    throw new Error(`another roll of ${stack} holds ${key}: ${held.ok ? held.text : describeAnswer(got)}; wait for it to end (a roll that died lets go within a minute)`);
+  }
+  let renewing = true;
+  const renew = (async () => {
+    while (renewing) {
+      for (let i = 0; i < 20 && renewing; i++) await sleep(1000);
+      if (renewing) await request("consul", "PUT", `/v1/session/renew/${created.ID}`);
+    }
+  })();
+  return {
+    key,
+    release: async () => {
+      renewing = false;
+      await renew;
+      await request("consul", "PUT", `/v1/kv/${key}?release=${created.ID}`);
+      await request("consul", "PUT", `/v1/session/destroy/${created.ID}`);
+    },
+  };
+}
+
+/** How long the roll waits, after a drain, for the moved allocations that are still starting elsewhere (then it goes on, saying where they are). */
+const MOVED_SETTLE_MS = 120_000;
+
 /** Drains a client (system jobs stay) and waits until nothing but them runs on it; where each allocation went. */
-async function drain(request: Request, vm: RollVm, node: NomadNode, deadlineS: number, pollMs: number, say: (l: string) => void): Promise<string[]> {
-  const before = (ok200<Alloc[]>(await request("nomad", "GET", `/v1/node/${node.ID}/allocations`)) ?? []).filter(live);
+async function drain(request: Request, vm: RollVm, node: NomadNode, before: readonly Alloc[], deadlineS: number, pollMs: number, say: (l: string) => void): Promise<string[]> {
   say(`${vm.name}: draining Nomad node ${node.ID.slice(0, 8)} (${before.length} allocation(s), deadline ${deadlineS} s, system jobs stay)`);
   const a = await request("nomad", "POST", `/v1/node/${node.ID}/drain`, { NodeID: node.ID, DrainSpec: { Deadline: deadlineS * 1e9, IgnoreSystemJobs: true }, MarkEligible: false, Meta: { message: "npm run roll" } });
   if (!a.ok || a.status !== 200) throw new Stop("the drain was refused", describeAnswer(a), false);
   await until("the drain did not complete", (deadlineS + 60) * 1000, pollMs, false, async () => {
-    const n = ok200<NomadNode>(await request("nomad", "GET", `/v1/node/${node.ID}`));
-    const left = (ok200<Alloc[]>(await request("nomad", "GET", `/v1/node/${node.ID}/allocations`)) ?? []).filter(live);
-    const done = !!n && !n.DrainStrategy && n.SchedulingEligibility === "ineligible" && left.length === 0;
-    return { ok: done, saw: `${n?.DrainStrategy ? "draining" : "drain done"}, ${left.length} allocation(s) still running: ${left.map((x) => x.Name).join(", ") || "none"}` };
+    const n = required<NomadNode>("the node", await request("nomad", "GET", `/v1/node/${node.ID}`));
+    const left = required<Alloc[]>("the node's allocations", await request("nomad", "GET", `/v1/node/${node.ID}/allocations`)).filter((x) => running(x) && !isSystem(x));
+    const done = !n.DrainStrategy && n.SchedulingEligibility === "ineligible" && left.length === 0;
+    return { ok: done, saw: `${n.DrainStrategy ? "draining" : "drain done"}, ${left.length} allocation(s) still running: ${left.map((x) => x.Name).join(", ") || "none"}` };
   });
   const where = () => Promise.all(before.map(async (x) => {
     const now = ok200<Alloc>(await request("nomad", "GET", `/v1/allocation/${x.ID}`));
@@ -472,6 +635,3 @@ async function drain(request: Request, vm: RollVm, node: NomadNode, deadlineS: n
   say(`${vm.name}: drained${moved.length ? `: ${moved.map((m) => m.line).join("; ")}` : ""}`);
   return moved.map((m) => m.line);
 }
-
-/** How long the roll waits, after a drain, for the moved allocations that are still starting elsewhere (then it goes on, saying where they are). */
-const MOVED_SETTLE_MS = 120_000;

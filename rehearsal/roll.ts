@@ -5,7 +5,7 @@
  * renewed certificates), evaluated in the same scratch state (its tokens, keys and CA are the
  * running site's, as an apply keeps them). Pending is what a roll would change: the VMs whose
  * user data differs. The API calls go from the operator's namespace over the site's VPN, as the
- * command's do; a replacement is what Nova does: the VM shut down, a new root booted with the
+ * command's do; a replacement is what Nova does: the VM powered off, a new root booted with the
  * new user data on the same port, its data volume carried over.
  *
  * Before the roll, data is written (KV entries, an ACL token, a Nomad variable, a service job on
@@ -16,7 +16,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Answer } from "../ops/status";
 import { ClusterMembersOutput } from "../ops/infra-outputs";
-import { AutopilotHealth, judgeServerBack, Replacer, Request, roll, RollReport, RollVm, selectRoll, stackVms } from "../ops/roll";
+import { AutopilotHealth, judgeServerBack, PreparedReplacement, Replacer, Request, roll, rollLockKey, RollReport, RollVm, selectRoll, stackVms } from "../ops/roll";
 import { api, CheckResult, json, nomadClients, poll, servers, SiteUnderTest } from "./checks";
 import { Host } from "./host";
 import { Operator } from "./operator";
@@ -66,15 +66,23 @@ export class RehearsalReplacer implements Replacer {
     private readonly userData: Readonly<Record<string, string>>,
     private readonly binaries: Readonly<Record<string, string>>,
     private readonly event: (e: BootEvent) => void,
+    /** Asks the site's servers (to see the old VM gone before the new one boots). */
+    private readonly request: Request,
   ) {}
 
-  async replace(target: RollVm): Promise<void> {
+  async prepare(target: RollVm): Promise<PreparedReplacement> {
     const index = this.site.vms.findIndex((v) => v.vm.name === target.name);
     if (index < 0) throw new Error(`${target.name} is not a VM of the rehearsed site`);
-    const old = this.site.vms[index];
-    const data = this.userData[old.vm.id];
+    const data = this.userData[this.site.vms[index].vm.id];
     if (data === undefined) throw new Error(`${target.name}: the changed deployment has no such VM`);
+    return { apply: () => this.replace(target, data), discard: () => undefined };
+  }
+
+  private async replace(target: RollVm, data: string): Promise<void> {
+    const index = this.site.vms.findIndex((v) => v.vm.name === target.name);
+    const old = this.site.vms[index];
     await old.shutdown();
+    await this.seenGone(target.name);
     const fresh = new RehearsalVm(this.host, old.site, old.vm, old.ns, data, this.binaries, old.generation + 1);
     for (const mount of old.volumeMounts()) {
       // The volume is detached from the deleted instance and attached to the new one.
@@ -89,6 +97,24 @@ export class RehearsalReplacer implements Replacer {
     this.site.vms[index] = fresh;
     this.event({ vm: target.name, step: `replaced: a new root booted with the changed user data${old.volumeMounts().length ? `, volume ${old.volumeMounts().join(", ")} carried over` : ""}` });
     this.boots.set(target.name, fresh.boot(this.event).catch((e: unknown) => this.event({ vm: target.name, step: `boot FAILED: ${(e as Error).message}` })));
+  }
+
+  /**
+   * A real replacement takes minutes (Nova deletes the instance, creates one, it boots): the site
+   * sees the old VM fail long before the new one starts its agents. Here the new root would boot
+   * within a second, before Consul's failure detection (a few seconds) marks the old agent failed:
+   * Consul then keeps the old node's name reserved (its serfHealth still passing) and refuses the
+   * new agent's node ID. So the new root boots once Consul sees the old agent failed.
+   */
+  private async seenGone(name: string): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const a = await this.request("consul", "GET", "/v1/agent/members");
+      const m = a.ok && Array.isArray(a.json) ? (a.json as { Name: string; Status: number }[]).find((x) => x.Name === name) : undefined;
+      if (m && m.Status !== 1) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`${name}: Consul never saw the powered-off VM fail (60 s)`);
   }
 }
 
@@ -223,9 +249,9 @@ export async function rollChecks(r: RollRehearsal): Promise<{ checks: CheckResul
   const before = await readBack(request, keys);
   if (!checks.every((c) => c.ok)) return { checks };
 
-  const replacer = new RehearsalReplacer(r.host, r.site, r.after, r.binaries, r.event);
+  const replacer = new RehearsalReplacer(r.host, r.site, r.after, r.binaries, r.event, request);
   const started = Date.now();
-  const report = await roll(selected, request, replacer, { stack: r.stack, servers: members.servers, backWithinMs: r.timeoutMs, healthyWithinMs: r.timeoutMs, drainDeadlineS: 60, pollMs: 1000, out: r.say });
+  const report = await roll(selected, request, replacer, { stack: r.stack, members, backWithinMs: r.timeoutMs, healthyWithinMs: r.timeoutMs, drainDeadlineS: 60, pollMs: 1000, out: r.say });
   await Promise.all(replacer.boots.values());
   checks.push({
     name: name(`${selected.length} VMs replaced one at a time, servers first, each gated by autopilot health${selected.some((v) => v.nomadClient) ? ", clients drained first" : ""}`),
@@ -269,7 +295,26 @@ export async function rollChecks(r: RollRehearsal): Promise<{ checks: CheckResul
     return { ok: now.length === count, saw: `running on ${now.map((a) => a.NodeName).join(", ") || "none"}` };
   }));
   if (checks.every((c) => c.ok)) checks.push(await stopCheck(r, request, members, vms));
+  if (checks.every((c) => c.ok)) checks.push(await lockCheck(r, request, members, vms));
   return { checks, report };
+}
+
+/** Another operator's roll holds the stack's lock: a roll stops before anything, naming the holder. */
+async function lockCheck(r: RollRehearsal, request: Request, members: ClusterMembersOutput, vms: readonly RollVm[]): Promise<CheckResult> {
+  const started = Date.now();
+  const target = servers(r.site)[0];
+  const name = `${r.site.name}: roll: while another roll holds the stack's lock, a roll stops before anything, naming the holder`;
+  const session = await request("consul", "PUT", "/v1/session/create", { Name: "another operator's roll", TTL: "60s", Behavior: "delete", NodeChecks: [] });
+  const id = (session.ok ? (session.json as { ID?: string })?.ID : undefined) ?? "";
+  const held = await request("consul", "PUT", `/v1/kv/${rollLockKey(r.stack)}?acquire=${id}`, { by: "another operator" });
+  const replaced: string[] = [];
+  const never: Replacer = { prepare: async (v) => { replaced.push(v.name); return { apply: async () => undefined, discard: () => undefined }; } };
+  const report = await roll(vms.filter((v) => v.name === target.vm.name), request, never, { stack: r.stack, members, pollMs: 1000, out: r.say });
+  await request("consul", "PUT", `/v1/kv/${rollLockKey(r.stack)}?release=${id}`);
+  await request("consul", "PUT", `/v1/session/destroy/${id}`);
+  const s = report.stopped;
+  const ok = held.ok && held.json === true && replaced.length === 0 && !!s && /lock could not be taken/.test(s.step) && s.saw.includes("another operator");
+  return { name, ok, ms: Date.now() - started, detail: s ? `stopped: ${s.step}: ${s.saw}; planned: ${replaced.join(", ") || "nothing"}` : "not stopped" };
 }
 
 /**
@@ -293,9 +338,10 @@ async function stopCheck(r: RollRehearsal, request: Request, members: ClusterMem
   if (!seen.ok) detail = `autopilot never saw ${down.vm.name} unhealthy: ${seen.detail}`;
   else {
     const replaced: string[] = [];
-    const report = await roll(vms.filter((v) => v.name === target.vm.name), request, { replace: async (v) => { replaced.push(v.name); } }, { stack: r.stack, servers: members.servers, healthyWithinMs: 15_000, pollMs: 1000, out: r.say });
+    const never: Replacer = { prepare: async (v) => ({ apply: async () => { replaced.push(v.name); }, discard: () => undefined }) };
+    const report = await roll(vms.filter((v) => v.name === target.vm.name), request, never, { stack: r.stack, members, healthyWithinMs: 15_000, pollMs: 1000, out: r.say });
     const s = report.stopped;
-    ok = replaced.length === 0 && !!s && s.vm === target.vm.name && /not all healthy/.test(s.step) && s.saw.includes(`${down.vm.name} unhealthy`) && s.resume === `npm run roll -- ${r.stack} ${target.vm.name}`;
+    ok = replaced.length === 0 && !!s && s.vm === target.vm.name && /not healthy enough/.test(s.step) && s.saw.includes(`${down.vm.name} unhealthy`) && s.resume === `npm run roll -- ${r.stack} ${target.vm.name}`;
     detail = s ? `stopped at ${s.vm}: ${s.step}: ${s.saw.slice(0, 300)}; resume: ${s.resume ?? "none"}; replaced: ${replaced.join(", ") || "nothing"}` : `not stopped; replaced: ${replaced.join(", ") || "nothing"}`;
   }
   await down.start("consul");

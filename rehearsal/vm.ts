@@ -256,17 +256,25 @@ export class RehearsalVm {
   }
 
   /**
-   * The VM goes away as an instance Nova deletes: its units stopped as systemd stops them at
-   * shutdown (in reverse order, each with its KillSignal), then every process left in it killed
-   * and its mount namespace (its root) released. Its network namespace (its port) stays.
+   * The VM goes away as an instance Nova deletes: powered off (every process in it killed at
+   * once: the agents do not leave, a client's node stays "ready" until its heartbeat expires),
+   * its mount namespace (its root) released once they are gone. Its network namespace (its port)
+   * stays.
    */
   async shutdown(): Promise<void> {
-    for (const unit of [...this.agents.keys()].reverse()) await this.stop(unit);
     if (!this.holderPid) return;
     const mnt = fs.readlinkSync(`/proc/${this.holderPid}/ns/mnt`);
-    for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-      try { if (fs.readlinkSync(`/proc/${pid}/ns/mnt`) === mnt) process.kill(Number(pid), "SIGKILL"); } catch { /* gone */ }
+    const inside = () => fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((pid) => {
+      try { return fs.readlinkSync(`/proc/${pid}/ns/mnt`) === mnt; } catch { return false; }
+    });
+    for (let i = 0; i < 100; i++) {
+      const pids = inside();
+      if (pids.length === 0) break;
+      for (const pid of pids) try { process.kill(Number(pid), "SIGKILL"); } catch { /* gone */ }
+      await new Promise((r) => setTimeout(r, 50));
     }
+    const left = inside();
+    if (left.length > 0) throw new HostError(`${this.vm.name}: processes ${left.join(", ")} survived the power-off`);
     this.holderPid = 0;
   }
 

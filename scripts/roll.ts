@@ -56,7 +56,8 @@ function parseArgs(argv: readonly string[]): Args {
 
 async function confirm(question: string): Promise<boolean> {
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
-  const answer = await new Promise<string>((r) => rl.question(question, r));
+  // End of input (Ctrl-D) is a no.
+  const answer = await new Promise<string>((r) => { rl.once("close", () => r("")); rl.question(question, r); });
   rl.close();
   return answer.trim() === "yes";
 }
@@ -92,11 +93,17 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   }
   const started = Date.now();
-  const report = await roll(selected, siteRequest(outputs), new TerraformReplacer({ stackDir, stack: args.stack, out: say }), {
+  const resumeOptions = [
+    args.autoApprove ? "--auto-approve" : "",
+    args.drainDeadlineS !== DEFAULT_DRAIN_DEADLINE_S ? `--drain-deadline ${args.drainDeadlineS}` : "",
+    args.backWithinMs !== DEFAULT_BACK_WITHIN_MS ? `--wait-minutes ${args.backWithinMs / 60_000}` : "",
+  ].filter(Boolean).join(" ");
+  const report = await roll(selected, siteRequest(outputs), new TerraformReplacer({ stackDir, stack: args.stack, pending: outputs.pendingRoll, out: say }), {
     stack: args.stack,
-    servers: outputs.members.servers,
+    members: outputs.members,
     backWithinMs: args.backWithinMs,
     drainDeadlineS: args.drainDeadlineS,
+    resumeOptions,
     out: say,
   });
   const gaps = `longest time without a leader: Consul ${(report.longestLeaderGapMs.consul / 1000).toFixed(1)} s, Nomad ${(report.longestLeaderGapMs.nomad / 1000).toFixed(1)} s`;

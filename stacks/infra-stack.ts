@@ -1,3 +1,4 @@
+import { AGENT_VERSIONS_OUTPUT } from "../config/versions";
 import { Annotations, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { CLUSTER_PORTS, PATHS, PRIVATE_IP_TEMPLATE } from "../cloud-init/agents";
@@ -78,6 +79,7 @@ export class InfraStack extends TerraformStack {
       datacenter: site.datacenter,
       region: site.datacenter,
       serverAddresses: site.servers.map((s) => s.fixedIp as string),
+      agentVersions: site.agentVersions,
       ...(peer ? { wanJoin: peer.servers.map((s) => s.fixedIp as string), nomadFederation: peer.servers.map((s) => `${s.fixedIp}:${CLUSTER_PORTS.nomadSerf}`), federationRegion: peer.datacenter } : {}),
       ...(deployment.certificates
         ? {
@@ -225,6 +227,7 @@ export class InfraStack extends TerraformStack {
       value: Object.fromEntries([this.bastion.vm, ...hosts].map((v) => [v.name, v.pendingRoll])),
       description: "Per VM, what waits for `npm run roll` (user data, image, flavor, volumes): an apply never replaces a running VM",
     });
+    new TerraformOutput(this, AGENT_VERSIONS_OUTPUT, { value: site.agentVersions, description: "Consul and Nomad versions the VMs are declared with: `npm run deploy` refuses a downgrade or a jump HashiCorp does not support from these" });
     new TerraformOutput(this, CLUSTER_MEMBERS_OUTPUT, { value: InfraStack.clusterMembers(this.cluster, memberships), description: "Consul members and Nomad clients (with their node class) the site declares: what `npm run status` expects to find" });
   }
 

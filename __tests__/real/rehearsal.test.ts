@@ -142,6 +142,7 @@ test("the first server absent at the first boot: the other servers elect no lead
   expect(check(report, /^primary: roll: KV entries, ACL tokens, the variable and the jobs written before are all there/).detail).toMatch(/Raft IDs unchanged \(3 Consul, 3 Nomad\)/);
   expect(check(report, /^primary: roll: the service job runs its \d allocation\(s\) again/).ok).toBe(true);
   expect(check(report, /^primary: roll: with fleet-primary-server-3's Consul down, a roll of fleet-primary-server-1 stops before replacing anything/).detail).toMatch(/resume: npm run roll -- primary-infra fleet-primary-server-1; replaced: nothing/);
+  expect(check(report, /^primary: roll: while another roll holds the stack's lock, a roll stops before anything/).detail).toMatch(/another roll of primary-infra holds platform\/roll\/primary-infra: .*another operator.*; planned: nothing$/);
   expect(check(report, /^primary: after the roll, npm run status -- primary/).ok).toBe(true);
   expect(leftNamespaces()).toEqual([]);
 });

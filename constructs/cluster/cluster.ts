@@ -1,3 +1,4 @@
+import { AgentVersions } from "../../config/versions";
 import { Construct } from "constructs";
 import { AgentSettings, CLUSTER_PORTS, ClusterSettings } from "../../cloud-init/agents";
 import { IConnectable, Peer, Port, SecurityGroup } from "../openstack/security";
@@ -24,6 +25,8 @@ export interface ConsulNomadClusterProps {
    * @default - a cluster of its own
    */
   readonly federateWith?: ConsulNomadCluster;
+  /** Consul and Nomad versions of the members (their packages). @default - the versions the library is tested with (TESTED_AGENT_VERSIONS) */
+  readonly agentVersions?: AgentVersions;
   /** Lifetimes of the CA and the agents' certificates, and the agents' renewal (a federated cluster uses its primary's CA). @default - ClusterCa's defaults */
   readonly certificates?: Pick<ClusterCaProps, "validityHours" | "agentValidityHours" | "agentRenewBeforeHours">;
 }
@@ -120,6 +123,7 @@ export class ConsulNomadCluster extends Construct {
       ...(props.wanJoin ? { wanJoin: props.wanJoin } : {}),
       ...(props.nomadFederation ? { nomadFederation: props.nomadFederation } : {}),
       ...(props.federationRegion ? { federationRegion: props.federationRegion } : {}),
+      ...(props.agentVersions ? { agentVersions: props.agentVersions } : {}),
       ...(primary
         ? { primaryDatacenter: primary.settings.datacenter, authoritativeRegion: primary.settings.region, replicationToken: this.consulManagementToken.value, nomadReplicationToken: this.nomadManagementToken.value }
         : {}),

@@ -1,0 +1,78 @@
+/**
+ * Upgrades, checked for real against what a site was deployed with: the default deployment
+ * synthesized with other agent versions, its primary-infra stack initialized with the real
+ * Terraform (the toolchain's provider mirror), and a local state holding what an applied stack
+ * records (its `agent_versions` output). `npm run deploy` (scripts/deploy.ts, with a stand-in for
+ * cdktf, which would need a cloud) reads it with `terraform output` and refuses a downgrade or an
+ * unsupported jump before cdktf runs; `npm run diff` only warns.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { AgentVersions, TESTED_AGENT_VERSIONS } from "../../config/versions";
+import { editedYaml } from "../helpers";
+import { makeTempDir, removeDir, requireTool, ROOT, run, runOk, writeFile } from "./real-helpers";
+
+jest.setTimeout(300_000);
+
+const d = process.env.REAL_TESTS === "1" ? describe : describe.skip;
+
+d("npm run deploy against the agent versions a site was deployed with (the real terraform output)", () => {
+  let dir = "";
+  let file = "";
+  const out = () => path.join(dir, "out");
+  // The stack's local backend: ../../../terraform.primary-infra.tfstate from its folder.
+  const statePath = () => path.join(dir, "terraform.primary-infra.tfstate");
+  const [major, minor] = TESTED_AGENT_VERSIONS.nomad.split(".").map(Number);
+  const declared: AgentVersions = { consul: TESTED_AGENT_VERSIONS.consul, nomad: TESTED_AGENT_VERSIONS.nomad };
+
+  /** A state as an applied stack leaves it, with only the agent_versions output. */
+  const deployedWith = (v: AgentVersions) =>
+    fs.writeFileSync(statePath(), JSON.stringify({ version: 4, terraform_version: "1.9.0", serial: 1, lineage: "upgrade-test", outputs: { agent_versions: { value: v, type: ["object", { consul: "string", nomad: "string" }] } }, resources: [] }));
+
+  const fake = () => path.join(dir, "fake-cdktf");
+  const deploy = (command: "deploy" | "diff") =>
+    run(process.execPath, ["--import", "tsx", "scripts/deploy.ts", command, "primary-infra", "--output", out()], { cwd: ROOT, env: { CDKTF_BIN: fake(), DEPLOYMENT_CONFIG: file } });
+
+  beforeAll(() => {
+    requireTool("terraform");
+    dir = makeTempDir("upgrade-");
+    writeFile(dir, "fake-cdktf", '#!/bin/sh\necho "cdktf $*"\nexit 0\n', 0o755);
+    file = writeFile(dir, "deployment.yaml", editedYaml(() => undefined));
+    runOk(process.execPath, ["--import", "tsx", "main.ts"], { cwd: ROOT, env: { CDKTF_OUTDIR: out(), DEPLOYMENT_CONFIG: file }, timeoutMs: 300_000 });
+    runOk("terraform", [`-chdir=${path.join(out(), "stacks", "primary-infra")}`, "init", "-input=false", "-no-color"], { env: { TF_IN_AUTOMATION: "1", CHECKPOINT_DISABLE: "1" }, timeoutMs: 300_000 });
+  });
+
+  afterAll(() => removeDir(dir));
+
+  test("GIVEN a stack deployed with the versions it declares, or with the previous minor Nomad THEN cdktf runs", () => {
+    deployedWith(declared);
+    expect(deploy("deploy")).toMatchObject({ status: 0, stdout: `cdktf deploy primary-infra --output ${out()}\n` });
+    deployedWith({ ...declared, nomad: `${major}.${minor - 1}.0` });
+    expect(deploy("deploy")).toMatchObject({ status: 0, stdout: `cdktf deploy primary-infra --output ${out()}\n` });
+  });
+
+  test("fails on a deploy that would take Nomad down a version, or up two minor versions at once, in one line each, without running cdktf; a diff warns and runs", () => {
+    deployedWith({ ...declared, nomad: `${major}.${minor}.99` });
+    const down = deploy("deploy");
+    expect({ status: down.status, stdout: down.stdout, lines: down.stderr.trim().split("\n") }).toEqual({
+      status: 1,
+      stdout: "",
+      lines: [`deploy: refused: site primary: agents.nomad: ${declared.nomad} is older than the ${major}.${minor}.99 the site runs: Nomad does not support a downgrade (its servers would have to be re-provisioned)`],
+    });
+    deployedWith({ ...declared, nomad: `${major}.${minor - 2}.3` });
+    const jump = deploy("deploy");
+    expect({ status: jump.status, stdout: jump.stdout, lines: jump.stderr.trim().split("\n") }).toEqual({
+      status: 1,
+      stdout: "",
+      lines: [`deploy: refused: site primary: agents.nomad: ${major}.${minor - 2}.3 to ${declared.nomad} jumps 2 minor versions; Nomad supports at most 1 per upgrade: upgrade to the latest ${major}.${minor - 1}.x first, roll it, then go on`],
+    });
+    const diff = deploy("diff");
+    expect({ status: diff.status, stdout: diff.stdout }).toEqual({ status: 0, stdout: `cdktf diff primary-infra --output ${out()}\n` });
+    expect(diff.stderr).toMatch(/^diff: warning: site primary: agents\.nomad: .* jumps 2 minor versions/);
+  });
+
+  test("GIVEN a stack with no state yet (a first deploy) THEN there is nothing to compare and cdktf runs", () => {
+    fs.rmSync(statePath(), { force: true });
+    expect(deploy("deploy")).toMatchObject({ status: 0 });
+  });
+});
