@@ -282,6 +282,11 @@ describe("upgrades: the agents' versions are per-site settings", () => {
       "site backup: agents.nomad: 1.9.0 to 1.11.1 jumps 2 minor versions; Nomad supports at most 1 per upgrade: upgrade to the latest 1.10.x first, roll it, then go on",
     ]);
     expect(upgradeRefusals("backup-infra", undefined, { consul: "1.22.2", nomad: "1.11.1" })).toEqual([]);
+    // Until every VM has rolled, the VMs may still run older versions than the deployed output says.
+    expect(upgradeRefusals("backup-infra", { consul: "1.21.0", nomad: "1.11.1" }, { consul: "1.22.2", nomad: "1.11.1" }, ["fleet-backup-server-1"])).toEqual([
+      "site backup: agents: consul 1.21.0 to 1.22.2 while 1 VM(s) still wait for a roll (fleet-backup-server-1): they may still run older versions; roll them first (npm run roll -- backup-infra), then deploy the new versions",
+    ]);
+    expect(upgradeRefusals("backup-infra", { consul: "1.22.2", nomad: "1.11.1" }, { consul: "1.22.2", nomad: "1.11.1" }, ["fleet-backup-server-1"])).toEqual([]);
   });
 
   test("the deploy command line's infra stacks: those named, or every one for none or a glob", () => {
@@ -290,5 +295,7 @@ describe("upgrades: the agents' versions are per-site settings", () => {
     expect(infraStacksOf(["--output", "out"], manifest).map((s) => s.stack)).toEqual(["primary-infra", "backup-infra"]);
     expect(infraStacksOf(["*"], manifest).map((s) => s.stack)).toEqual(["primary-infra", "backup-infra"]);
     expect(infraStacksOf(["primary-platform"], manifest)).toEqual([]);
+    expect(infraStacksOf(["backup-*", "--outputs-file", "primary-infra"], manifest).map((s) => s.stack)).toEqual(["backup-infra"]);
+    expect(infraStacksOf(["p?imary-infra", "--parallelism", "2"], manifest).map((s) => s.stack)).toEqual(["primary-infra"]);
   });
 });

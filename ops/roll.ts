@@ -289,11 +289,12 @@ function required<T>(what: string, a: Answer): T {
   throw new Error(`${what}: ${describeAnswer(a)}`);
 }
 
-/** The leader's address host as the servers name it (the first that names one), or "" when none does. */
-async function leaderHost(request: Request, kind: Kind, servers: readonly { readonly address: string }[]): Promise<string> {
-  const said = await Promise.all(servers.map(async (s) => ok200<string>(await request(kind, "GET", "/v1/status/leader", undefined, s.address))));
-  const l = said.find((x) => typeof x === "string" && x !== "");
-  return l ? l.replace(/:\d+$/, "") : "";
+/** The leader's address host as the servers name it (the first that names one), "" when those that answer name none, undefined when none answers. */
+async function leaderHost(request: Request, kind: Kind, servers: readonly { readonly address: string }[]): Promise<string | undefined> {
+  const said = await Promise.all(servers.map(async (s) => request(kind, "GET", "/v1/status/leader", undefined, s.address)));
+  const l = said.map((a) => ok200<string>(a)).find((x) => typeof x === "string" && x !== "");
+  if (l) return l.replace(/:\d+$/, "");
+  return said.some((a) => a.ok) ? "" : undefined;
 }
 
 /** Watches both leaders every half second until stopped; the longest time no server named one, per kind. */
@@ -306,6 +307,8 @@ function watchLeaders(request: Request, servers: readonly { readonly address: st
       const at = Date.now();
       await Promise.all((["consul", "nomad"] as Kind[]).map(async (k) => {
         const host = await leaderHost(request, k, servers);
+        // No server answering (the operator's VPN down while its gateway is replaced) is not a time without a leader.
+        if (host === undefined) return;
         if (host === "") since[k] ??= at;
         else if (since[k] !== undefined) { gaps[k] = Math.max(gaps[k], Date.now() - since[k]!); since[k] = undefined; }
       }));
@@ -356,7 +359,8 @@ interface Alloc {
 }
 
 const running = (a: Alloc) => a.ClientStatus === "running" || a.ClientStatus === "pending";
-const isSystem = (a: Alloc) => (a.Job?.Type ?? a.JobType) === "system" || (a.Job?.Type ?? a.JobType) === "sysbatch";
+/** A system job's allocation: a drain leaves it, a new node runs it again. (A sysbatch job's runs once and completes: neither.) */
+const isSystem = (a: Alloc) => (a.Job?.Type ?? a.JobType) === "system";
 
 /** The nodes of a VM's name, or throws when Nomad could not list them (never "none" for "unknown"). */
 async function nodesOf(request: Request, name: string): Promise<NomadNode[]> {
@@ -386,18 +390,23 @@ export async function roll(vms: readonly RollVm[], request: Request, replacer: R
   const resume = (rest: readonly RollVm[]) => `npm run roll -- ${settings.stack} ${rest.map((v) => v.name).join(" ")}${settings.resumeOptions ? ` ${settings.resumeOptions}` : ""}`;
   const addressOf = (name: string) => servers.find((s) => s.name === name)?.address;
 
+  /** The chosen VMs that were already down when the roll began. */
+  const brokenAtStart = new Set<string>();
+
   /** What each server leads now. */
   const leaders = async () => {
     const [cl, nl] = await Promise.all([leaderHost(request, "consul", servers), leaderHost(request, "nomad", servers)]);
     return (v: RollVm) => [addressOf(v.name) === cl ? "consul" : "", addressOf(v.name) === nl ? "nomad" : ""].filter(Boolean) as Kind[];
   };
 
-  /** The next VM: the first left, but among the servers one that leads nothing, if there is one. */
+  /** The next VM: the first left, but among the servers an unhealthy one first (it is down already), then one that leads nothing. */
   const next = async (): Promise<RollVm> => {
     const first = remaining[0];
     if (!first.server) return first;
     const leads = await leaders();
-    return [...remaining.filter((v) => v.server)].sort((a, b) => leads(a).length - leads(b).length)[0];
+    const [c, n] = await Promise.all([health(request, "consul").catch(() => undefined), health(request, "nomad").catch(() => undefined)]);
+    const sick = (v: RollVm) => [c, n].some((h) => h && !entryOf(h, v.name)?.Healthy);
+    return [...remaining.filter((v) => v.server)].sort((a, b) => Number(sick(b)) - Number(sick(a)) || leads(a).length - leads(b).length)[0];
   };
 
   /** The gate of every step: the servers (for a server, a quorum without it) and the other members. */
@@ -411,7 +420,8 @@ export async function roll(vms: readonly RollVm[], request: Request, replacer: R
       const target = vm.server ? vm.name : undefined;
       const vc = judgeServers("consul", c, declared, target);
       const vn = judgeServers("nomad", n, declared, target);
-      const vm2 = judgeMembers(settings.members, members, nodes, new Set(remaining.map((v) => v.name)));
+      // Exempt: the VM itself, and those still to roll that were already down when the roll began (a broken VM being rolled).
+      const vm2 = judgeMembers(settings.members, members, nodes, new Set([vm.name, ...remaining.filter((v) => brokenAtStart.has(v.name)).map((v) => v.name)]));
       return { ok: vc.ok && vn.ok && vm2.ok, saw: `${vc.saw}. ${vn.saw}. ${vm2.saw}` };
     });
 
@@ -420,7 +430,8 @@ export async function roll(vms: readonly RollVm[], request: Request, replacer: R
     const leads = (await leaders())(vm);
     const entry: { vm: string; leads: string; allLeft: boolean; handedTo?: string } = { vm: vm.name, leads: leads.map((k) => `${TITLE[k]} leader`).join(" and "), allLeft };
     leadership.push(entry);
-    const to = [...rolled].reverse().find((r) => declared.includes(r));
+    // A server this roll has replaced, else one a previous roll did (not left to roll), else none.
+    const to = [...rolled].reverse().find((r) => declared.includes(r)) ?? declared.find((d) => d !== vm.name && !remaining.some((v) => v.name === d));
     if (leads.length === 0 || !to) return;
     for (const kind of leads) {
       const config = required<{ Servers: { ID: string; Node: string }[] }>(`${TITLE[kind]}'s Raft configuration`, await request(kind, "GET", "/v1/operator/raft/configuration"));
@@ -447,10 +458,29 @@ export async function roll(vms: readonly RollVm[], request: Request, replacer: R
     }
     say(`${settings.stack}: roll lock taken (Consul KV ${lock.key}): no other roll of this stack runs until it ends`);
     if (remaining.some((v) => v.server) && servers.length < 3) {
-      stopped = { vm: remaining.find((v) => v.server)!.name, step: "a site of fewer than 3 servers cannot lose one", saw: `${servers.length} server(s) declared: replacing one stops the cluster. Roll it during a maintenance window, by hand (terraform apply -replace)` };
+      const others = remaining.filter((v) => !v.server);
+      stopped = {
+        vm: remaining.find((v) => v.server)!.name,
+        step: "a site of fewer than 3 servers cannot lose one",
+        saw: `${servers.length} server(s) declared: replacing one stops the cluster; nothing was rolled. Replace the server during a maintenance window, by hand (terraform apply -replace)`,
+        ...(others.length > 0 ? { resume: resume(others) } : {}),
+      };
       return { rolled, stopped, longestLeaderGapMs: gaps, drains, durationsMs: durations, leadership };
     }
+    {
+      const [members, nodes] = await Promise.all([request("consul", "GET", "/v1/agent/members"), request("nomad", "GET", "/v1/nodes")]);
+      for (const v of remaining) {
+        const m = ok200<{ Name: string; Status: number }[]>(members)?.find((x) => x.Name === v.name);
+        const n = current((ok200<NomadNode[]>(nodes) ?? []).filter((x) => x.Name === v.name));
+        if ((v.consulMember && m?.Status !== 1) || (v.nomadClient && n?.Status !== "ready")) brokenAtStart.add(v.name);
+      }
+      if (brokenAtStart.size > 0) say(`already down, rolled all the same: ${[...brokenAtStart].join(", ")}`);
+    }
     while (remaining.length > 0) {
+      if (lock.lost()) {
+        stopped = { vm: remaining[0].name, step: "the roll lock was lost", saw: `the Consul session of ${lock.key} expired (no renewal reached the servers for a minute): another roll may have started`, resume: resume(remaining) };
+        break;
+      }
       const vm = await next();
       const started = Date.now();
       let prepared: PreparedReplacement | undefined;
@@ -471,8 +501,7 @@ export async function roll(vms: readonly RollVm[], request: Request, replacer: R
           } else {
             const allocs = required<Alloc[]>("the node's allocations", await request("nomad", "GET", `/v1/node/${oldNode.ID}/allocations`)).filter(running);
             systemJobs = [...new Set(allocs.filter(isSystem).map((a) => a.JobID))];
-            drains[vm.name] = [];
-            drains[vm.name] = await drain(request, vm, oldNode, allocs.filter((a) => !isSystem(a)), deadlineS, pollMs, say);
+            drains[vm.name] = await drain(request, vm, oldNode, allocs.filter((a) => !isSystem(a)), deadlineS, pollMs, say, () => { drains[vm.name] = []; });
           }
         }
         if (vm.server) {
@@ -546,13 +575,16 @@ export async function roll(vms: readonly RollVm[], request: Request, replacer: R
         durations[vm.name] = Date.now() - started;
         say(`${vm.name}: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
       } catch (e) {
+        const wasPrepared = prepared !== undefined;
         prepared?.discard();
+        // A request that failed where a step needs its answer (an election under way, say): a stop like the others, with its resume.
+        if (!(e instanceof Stop)) e = new Stop("an unexpected answer", (e as Error).message.split("\n")[0], wasPrepared || !rolled.includes(vm.name) ? false : true);
         if (!(e instanceof Stop)) throw e;
         const rest = e.replaced === true ? remaining : [vm, ...remaining.filter((v) => v !== vm)];
         const advice = [
           e.replaced === true ? `${vm.name} was replaced and is not healthy: look at it (journalctl -u consul -u nomad, /var/log/cloud-init-output.log); the resume waits until it is back` : "",
           e.replaced === "maybe" ? `the apply failed part-way: \`terraform -chdir=<the stack's folder> state list | grep ${vm.address.split(".")[1]}\` says whether the instance is still there; if it is not, the resume creates it` : "",
-          drains[vm.name] !== undefined && e.replaced === false ? `${vm.name} is drained and ineligible: the resume replaces it, or \`nomad node eligibility -enable <node id>\` keeps it` : "",
+          drains[vm.name] !== undefined && e.replaced !== true ? `${vm.name} is drained and ineligible: the resume replaces it, or \`nomad node eligibility -enable <node id>\` keeps it` : "",
         ].filter(Boolean).join("; ");
         stopped = { vm: vm.name, step: e.step, saw: e.saw, ...(rest.length > 0 ? { resume: resume(rest) } : {}), ...(advice ? { advice } : {}) };
         break;
@@ -567,6 +599,8 @@ export async function roll(vms: readonly RollVm[], request: Request, replacer: R
 
 interface RollLock {
   readonly key: string;
+  /** The session expired or was destroyed: the lock is no longer held. */
+  lost(): boolean;
   release(): Promise<void>;
 }
 
@@ -585,18 +619,24 @@ async function takeRollLock(request: Request, stack: string): Promise<RollLock> 
   const got = await request("consul", "PUT", `/v1/kv/${key}?acquire=${created.ID}`, holder);
   if (!(got.ok && got.status === 200 && got.json === true)) {
     await request("consul", "PUT", `/v1/session/destroy/${created.ID}`);
+    if (!(got.ok && got.status === 200)) throw new Error(`${key}: ${describeAnswer(got)}`);
     const held = await request("consul", "GET", `/v1/kv/${key}?raw`);
-    throw new Error(`another roll of ${stack} holds ${key}: ${held.ok ? held.text : describeAnswer(got)}; wait for it to end (a roll that died lets go within a minute)`);
+    throw new Error(`another roll of ${stack} holds ${key}: ${held.ok && held.status === 200 ? held.text : "(its holder could not be read)"}; wait for it to end (a roll that died lets go within a minute)`);
   }
   let renewing = true;
+  let lost = false;
   const renew = (async () => {
     while (renewing) {
       for (let i = 0; i < 20 && renewing; i++) await sleep(1000);
-      if (renewing) await request("consul", "PUT", `/v1/session/renew/${created.ID}`);
+      if (!renewing) break;
+      const r = await request("consul", "PUT", `/v1/session/renew/${created.ID}`);
+      // 404: the session is gone (expired while no renewal got through). Other failures: tried again in 20 s, within the TTL.
+      if (r.ok && r.status === 404) lost = true;
     }
   })();
   return {
     key,
+    lost: () => lost,
     release: async () => {
       renewing = false;
       await renew;
@@ -610,10 +650,11 @@ async function takeRollLock(request: Request, stack: string): Promise<RollLock> 
 const MOVED_SETTLE_MS = 120_000;
 
 /** Drains a client (system jobs stay) and waits until nothing but them runs on it; where each allocation went. */
-async function drain(request: Request, vm: RollVm, node: NomadNode, before: readonly Alloc[], deadlineS: number, pollMs: number, say: (l: string) => void): Promise<string[]> {
+async function drain(request: Request, vm: RollVm, node: NomadNode, before: readonly Alloc[], deadlineS: number, pollMs: number, say: (l: string) => void, started: () => void): Promise<string[]> {
   say(`${vm.name}: draining Nomad node ${node.ID.slice(0, 8)} (${before.length} allocation(s), deadline ${deadlineS} s, system jobs stay)`);
   const a = await request("nomad", "POST", `/v1/node/${node.ID}/drain`, { NodeID: node.ID, DrainSpec: { Deadline: deadlineS * 1e9, IgnoreSystemJobs: true }, MarkEligible: false, Meta: { message: "npm run roll" } });
   if (!a.ok || a.status !== 200) throw new Stop("the drain was refused", describeAnswer(a), false);
+  started();
   await until("the drain did not complete", (deadlineS + 60) * 1000, pollMs, false, async () => {
     const n = required<NomadNode>("the node", await request("nomad", "GET", `/v1/node/${node.ID}`));
     const left = required<Alloc[]>("the node's allocations", await request("nomad", "GET", `/v1/node/${node.ID}/allocations`)).filter((x) => running(x) && !isSystem(x));

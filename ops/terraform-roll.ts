@@ -98,7 +98,16 @@ export interface TerraformReplacerOptions {
 }
 
 export class TerraformReplacer implements Replacer {
+  /** The private folders of the saved plans not yet applied or discarded. */
+  private readonly folders = new Set<string>();
+
   constructor(private readonly opts: TerraformReplacerOptions) {}
+
+  /** Removes every saved plan still on disk (an interrupted roll). */
+  discardAll(): void {
+    for (const f of this.folders) fs.rmSync(f, { recursive: true, force: true });
+    this.folders.clear();
+  }
 
   async prepare(vm: RollVm): Promise<PreparedReplacement> {
     const tf = this.opts.terraform ?? "terraform";
@@ -109,7 +118,8 @@ export class TerraformReplacer implements Replacer {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "roll-plan-"));
     fs.chmodSync(tmp, 0o700);
     const planFile = path.join(tmp, "roll.tfplan");
-    const discard = () => fs.rmSync(tmp, { recursive: true, force: true });
+    this.folders.add(tmp);
+    const discard = () => { fs.rmSync(tmp, { recursive: true, force: true }); this.folders.delete(tmp); };
     try {
       const plan = await runAsync(tf, [`-chdir=${dir}`, "plan", "-input=false", "-no-color", "-lock-timeout=60s", `-replace=${vm.address}`, `-out=${planFile}`], env, timeout);
       if (plan.status !== 0) throw new Error(`terraform plan -replace=${vm.address} failed: ${firstError(plan.stderr || plan.stdout)}`);

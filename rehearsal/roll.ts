@@ -339,7 +339,7 @@ async function stopCheck(r: RollRehearsal, request: Request, members: ClusterMem
   else {
     const replaced: string[] = [];
     const never: Replacer = { prepare: async (v) => ({ apply: async () => { replaced.push(v.name); }, discard: () => undefined }) };
-    const report = await roll(vms.filter((v) => v.name === target.vm.name), request, never, { stack: r.stack, members, healthyWithinMs: 15_000, pollMs: 1000, out: r.say });
+    const report = await roll(vms.filter((v) => v.name === target.vm.name), request, never, { stack: r.stack, members, healthyWithinMs: 5_000, pollMs: 1000, out: r.say });
     const s = report.stopped;
     ok = replaced.length === 0 && !!s && s.vm === target.vm.name && /not healthy enough/.test(s.step) && s.saw.includes(`${down.vm.name} unhealthy`) && s.resume === `npm run roll -- ${r.stack} ${target.vm.name}`;
     detail = s ? `stopped at ${s.vm}: ${s.step}: ${s.saw.slice(0, 300)}; resume: ${s.resume ?? "none"}; replaced: ${replaced.join(", ") || "nothing"}` : `not stopped; replaced: ${replaced.join(", ") || "nothing"}`;

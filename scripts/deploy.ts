@@ -27,8 +27,9 @@ if (problem) {
 }
 // A downgrade or an unsupported jump of Consul or Nomad, against what each infra stack was deployed with.
 const upgrades = upgradeRefusalsFor(outputFolder(args), args, process.env.TERRAFORM_BIN);
-if (upgrades.length > 0) {
-  for (const u of upgrades) process.stderr.write(`${command}: ${command === "deploy" ? "refused" : "warning"}: ${u}\n`);
+for (const u of upgrades.unchecked) process.stderr.write(`${command}: note: ${u}\n`);
+if (upgrades.refusals.length > 0) {
+  for (const u of upgrades.refusals) process.stderr.write(`${command}: ${command === "deploy" ? "refused" : "warning"}: ${u}\n`);
   if (command === "deploy") process.exit(1);
 }
 const cdktf = process.env.CDKTF_BIN ?? path.join(__dirname, "..", "node_modules", ".bin", "cdktf");

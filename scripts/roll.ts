@@ -62,6 +62,10 @@ async function confirm(question: string): Promise<boolean> {
   return answer.trim() === "yes";
 }
 
+/** Every secret the command has read, for the lines it prints. */
+const secrets: string[] = [];
+const redactAll = (text: string) => redact(text, secrets);
+
 async function main(argv: readonly string[]): Promise<number> {
   if (argv.includes("-h") || argv.includes("--help")) {
     process.stdout.write(`${USAGE}\n`);
@@ -70,6 +74,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv);
   const site = args.stack.slice(0, -"-infra".length);
   const outputs = readInfraOutputs(site);
+  secrets.push(outputs.consulToken, outputs.nomadToken);
   if (!outputs.pendingRoll) throw new RollInputError(`${args.stack}'s state has no output pending_roll (deployed by an earlier version of this library?): npm run deploy -- ${args.stack} first`);
   const outdir = process.env.CDKTF_OUTDIR ?? "cdktf.out";
   const manifest = path.join(outdir, "manifest.json");
@@ -98,7 +103,19 @@ async function main(argv: readonly string[]): Promise<number> {
     args.drainDeadlineS !== DEFAULT_DRAIN_DEADLINE_S ? `--drain-deadline ${args.drainDeadlineS}` : "",
     args.backWithinMs !== DEFAULT_BACK_WITHIN_MS ? `--wait-minutes ${args.backWithinMs / 60_000}` : "",
   ].filter(Boolean).join(" ");
-  const report = await roll(selected, siteRequest(outputs), new TerraformReplacer({ stackDir, stack: args.stack, pending: outputs.pendingRoll, out: say }), {
+  const replacer = new TerraformReplacer({ stackDir, stack: args.stack, pending: outputs.pendingRoll, out: say });
+  // Interrupted: no saved plan (it holds secrets) is left behind, and the operator knows where things are.
+  const interrupted = (signal: string) => {
+    replacer.discardAll();
+    process.stderr.write(
+      `roll: interrupted (${signal}): a VM being replaced may be half-way (see the lines above); a drained client stays ineligible until its roll; ` +
+        `the roll lock lets go within a minute. Check with npm run status -- ${site}, then resume: npm run roll -- ${args.stack} <the VMs not done>\n`,
+    );
+    process.exit(130);
+  };
+  process.once("SIGINT", () => interrupted("SIGINT"));
+  process.once("SIGTERM", () => interrupted("SIGTERM"));
+  const report = await roll(selected, siteRequest(outputs), replacer, {
     stack: args.stack,
     members: outputs.members,
     backWithinMs: args.backWithinMs,
@@ -126,7 +143,8 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`roll: ${err.message}\n`);
     } else {
       const e = err instanceof Error ? err : new Error(String(err));
-      process.stderr.write(`roll: internal error: ${e.message.split("\n")[0]} (a defect of the library, please report it; ROLL_DEBUG=1 prints the stack trace)\n`);
+      // Redacted: an answer quoted in an error may echo a header.
+      process.stderr.write(`roll: internal error: ${redactAll(e.message.split("\n")[0])} (a defect of the library, please report it; ROLL_DEBUG=1 prints the stack trace)\n`);
       if (process.env.ROLL_DEBUG === "1" && e.stack) process.stderr.write(`${e.stack}\n`);
     }
     process.exit(2);

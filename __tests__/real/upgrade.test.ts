@@ -25,9 +25,16 @@ d("npm run deploy against the agent versions a site was deployed with (the real 
   const [major, minor] = TESTED_AGENT_VERSIONS.nomad.split(".").map(Number);
   const declared: AgentVersions = { consul: TESTED_AGENT_VERSIONS.consul, nomad: TESTED_AGENT_VERSIONS.nomad };
 
-  /** A state as an applied stack leaves it, with only the agent_versions output. */
-  const deployedWith = (v: AgentVersions) =>
-    fs.writeFileSync(statePath(), JSON.stringify({ version: 4, terraform_version: "1.9.0", serial: 1, lineage: "upgrade-test", outputs: { agent_versions: { value: v, type: ["object", { consul: "string", nomad: "string" }] } }, resources: [] }));
+  /** A state as an applied stack leaves it, with only the agent_versions output (and pending_roll, when VMs wait for a roll). */
+  const deployedWith = (v: AgentVersions, pending: Record<string, string[]> = {}) =>
+    fs.writeFileSync(statePath(), JSON.stringify({
+      version: 4, terraform_version: "1.9.0", serial: 1, lineage: "upgrade-test",
+      outputs: {
+        agent_versions: { value: v, type: ["object", { consul: "string", nomad: "string" }] },
+        pending_roll: { value: pending, type: ["object", Object.fromEntries(Object.keys(pending).map((k) => [k, ["tuple", pending[k].map(() => "string")]]))] },
+      },
+      resources: [],
+    }));
 
   const fake = () => path.join(dir, "fake-cdktf");
   const deploy = (command: "deploy" | "diff") =>
@@ -66,6 +73,11 @@ d("npm run deploy against the agent versions a site was deployed with (the real 
       stdout: "",
       lines: [`deploy: refused: site primary: agents.nomad: ${major}.${minor - 2}.3 to ${declared.nomad} jumps 2 minor versions; Nomad supports at most 1 per upgrade: upgrade to the latest ${major}.${minor - 1}.x first, roll it, then go on`],
     });
+    deployedWith({ ...declared, nomad: `${major}.${minor - 1}.0` }, { "fleet-primary-server-2": ["user data"] });
+    const pending = deploy("deploy");
+    expect({ status: pending.status, stdout: pending.stdout }).toEqual({ status: 1, stdout: "" });
+    expect(pending.stderr).toMatch(/^deploy: refused: site primary: agents: nomad .* while 1 VM\(s\) still wait for a roll \(fleet-primary-server-2\): .* roll them first \(npm run roll -- primary-infra\)/);
+    deployedWith({ ...declared, nomad: `${major}.${minor - 2}.3` });
     const diff = deploy("diff");
     expect({ status: diff.status, stdout: diff.stdout }).toEqual({ status: 0, stdout: `cdktf diff primary-infra --output ${out()}\n` });
     expect(diff.stderr).toMatch(/^diff: warning: site primary: agents\.nomad: .* jumps 2 minor versions/);
