@@ -4,7 +4,9 @@
  * Terraform (the toolchain's provider mirror), and a local state holding what an applied stack
  * records (its `agent_versions` output). `npm run deploy` (scripts/deploy.ts, with a stand-in for
  * cdktf, which would need a cloud) reads it with `terraform output` and refuses a downgrade or an
- * unsupported jump before cdktf runs; `npm run diff` only warns.
+ * unsupported jump before cdktf runs; `npm run diff` only warns. And `npm run roll`'s command line
+ * against the same stack and a state with every output it reads: the VMs it would roll, in
+ * order (`--dry-run`), and its refusal to roll without a terminal or `--auto-approve`.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -81,6 +83,45 @@ d("npm run deploy against the agent versions a site was deployed with (the real 
     const diff = deploy("diff");
     expect({ status: diff.status, stdout: diff.stdout }).toEqual({ status: 0, stdout: `cdktf diff primary-infra --output ${out()}\n` });
     expect(diff.stderr).toMatch(/^diff: warning: site primary: agents\.nomad: .* jumps 2 minor versions/);
+  });
+
+  test("npm run roll -- primary-infra reads the deployed outputs with the real terraform: --dry-run lists the pending VMs, servers first; without a terminal it refuses to roll", () => {
+    const stack = JSON.parse(fs.readFileSync(path.join(out(), "stacks", "primary-infra", "cdk.tf.json"), "utf8"));
+    const literal = (name: string) => stack.output[name].value;
+    const ctyType = (v: unknown): unknown =>
+      typeof v === "string" ? "string" : Array.isArray(v) ? ["tuple", v.map(ctyType)] : ["object", Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, ctyType(x)]))];
+    const pending = { "fleet-primary-client-2": ["user data"], "fleet-primary-server-3": ["user data", "image"], "fleet-primary-server-1": [] as string[] };
+    const values: Record<string, unknown> = {
+      consul_servers: literal("consul_servers"),
+      nomad_servers: literal("nomad_servers"),
+      ca_certificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+      consul_management_token: "c0ffee00-1111-2222-3333-444455556666",
+      nomad_management_token: "d00d0000-7777-8888-9999-aaaabbbbcccc",
+      cluster_members: literal("cluster_members"),
+      pending_roll: pending,
+      agent_versions: declared,
+    };
+    fs.writeFileSync(statePath(), JSON.stringify({
+      version: 4, terraform_version: "1.9.0", serial: 1, lineage: "upgrade-test",
+      outputs: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, { value: v, type: ctyType(v), ...(/token/.test(k) ? { sensitive: true } : {}) }])),
+      resources: [],
+    }));
+    const roll = (args: string[]) => run(process.execPath, ["--import", "tsx", "scripts/roll.ts", "primary-infra", ...args], { cwd: ROOT, env: { CDKTF_OUTDIR: out() } });
+    const dry = roll(["--dry-run"]);
+    expect({ status: dry.status, stderr: dry.stderr, lines: dry.stdout.trim().split("\n") }).toEqual({
+      status: 0,
+      stderr: "",
+      lines: [
+        "fleet-primary-server-3: pending user data, image",
+        "fleet-primary-client-2: pending user data",
+        "primary-infra: rolls 2 VM(s), one at a time: fleet-primary-server-3, fleet-primary-client-2 (the servers' leader is chosen last when its turn comes)",
+      ],
+    });
+    expect(dry.stdout).not.toMatch(/c0ffee00|d00d0000/);
+    const unattended = roll([]);
+    expect({ status: unattended.status, stderr: unattended.stderr.trim() }).toEqual({ status: 2, stderr: "roll: not interactive: add --auto-approve to roll without a question (after reviewing the list above with --dry-run)" });
+    const group = roll(["--dry-run", "ingress"]);
+    expect(group.stdout.trim().split("\n")).toEqual(["group ingress: nothing pending on its 1 VM(s) (name a VM to replace it anyway)", "primary-infra: nothing to roll: every chosen VM runs what is declared"]);
   });
 
   test("GIVEN a stack with no state yet (a first deploy) THEN there is nothing to compare and cdktf runs", () => {
