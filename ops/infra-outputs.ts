@@ -99,7 +99,7 @@ export function infraStackDir(site: string, outdir: string, manifestText: string
 }
 
 /** The first error Terraform printed, on one line (its summary), without colours. */
-function terraformError(stderr: string): string {
+export function terraformError(stderr: string): string {
   // eslint-disable-next-line no-control-regex
   const plain = stderr.replace(/\u001b\[[0-9;]*m/g, "").replace(/[│╷╵]/g, " ");
   const line = plain.split("\n").map((l) => l.trim()).find((l) => /^Error:/.test(l)) ?? plain.split("\n").map((l) => l.trim()).find((l) => l.length > 0) ?? "no message";

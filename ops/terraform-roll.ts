@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { terraformError } from "./infra-outputs";
 import { PreparedReplacement, Replacer, RollVm } from "./roll";
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -77,13 +78,6 @@ function runAsync(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, 
   });
 }
 
-/** Terraform's first error line, without colours or box drawing. */
-function firstError(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  const lines = text.replace(/\u001b\[[0-9;]*m/g, "").replace(/[│╷╵]/g, " ").split("\n").map((l) => l.trim()).filter(Boolean);
-  return lines.find((l) => l.startsWith("Error:")) ?? lines.at(-1) ?? "no message";
-}
-
 export interface TerraformReplacerOptions {
   /** The stack's synthesized folder (where `cdktf deploy` ran Terraform). */
   readonly stackDir: string;
@@ -122,9 +116,9 @@ export class TerraformReplacer implements Replacer {
     const discard = () => { fs.rmSync(tmp, { recursive: true, force: true }); this.folders.delete(tmp); };
     try {
       const plan = await runAsync(tf, [`-chdir=${dir}`, "plan", "-input=false", "-no-color", "-lock-timeout=60s", `-replace=${vm.address}`, `-out=${planFile}`], env, timeout);
-      if (plan.status !== 0) throw new Error(`terraform plan -replace=${vm.address} failed: ${firstError(plan.stderr || plan.stdout)}`);
+      if (plan.status !== 0) throw new Error(`terraform plan -replace=${vm.address} failed: ${terraformError(plan.stderr || plan.stdout)}`);
       const shown = await runAsync(tf, [`-chdir=${dir}`, "show", "-json", planFile], env, timeout);
-      if (shown.status !== 0) throw new Error(`terraform show of the plan failed: ${firstError(shown.stderr)}`);
+      if (shown.status !== 0) throw new Error(`terraform show of the plan failed: ${terraformError(shown.stderr)}`);
       const problems = rollPlanProblems(JSON.parse(shown.stdout), vm.address, { volumesMayChange: (this.opts.pending[vm.name] ?? []).includes("volumes") });
       if (problems.length > 0) {
         throw new Error(`the plan of ${vm.name}'s replacement does more than replace it: ${problems.join("; ")}: apply the other changes first (npm run deploy -- ${this.opts.stack}, reviewed), then resume`);
@@ -138,7 +132,7 @@ export class TerraformReplacer implements Replacer {
       apply: async () => {
         try {
           const applied = await runAsync(tf, [`-chdir=${dir}`, "apply", "-input=false", "-no-color", "-lock-timeout=60s", planFile], env, timeout);
-          if (applied.status !== 0) throw new Error(`terraform apply of ${vm.name}'s replacement failed: ${firstError(applied.stderr || applied.stdout)}`);
+          if (applied.status !== 0) throw new Error(`terraform apply of ${vm.name}'s replacement failed: ${terraformError(applied.stderr || applied.stdout)}`);
         } finally {
           discard();
         }

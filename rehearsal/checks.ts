@@ -23,7 +23,7 @@ export interface SiteUnderTest {
   readonly bootStarted: number;
 }
 
-interface ApiAnswer {
+export interface ApiAnswer {
   readonly code: number;
   readonly body: string;
 }
@@ -38,7 +38,12 @@ export async function api(vm: RehearsalVm, agent: "consul" | "nomad", p: string,
     "curl", "-sS", "-m", String(opts.seconds ?? 5), "-o", "-", "-w", "\n%{http_code}", "--cacert", `${TLS}/ca.pem`, "--cert", `${TLS}/agent.pem`, "--key", `${TLS}/agent-key.pem`,
     "-X", opts.method ?? "GET", ...(opts.token ? ["-H", `${header}: ${opts.token}`] : []), ...(opts.body !== undefined ? ["--data-binary", opts.body] : []), url,
   ], { timeoutMs: ((opts.seconds ?? 5) + 5) * 1000 });
-  const out = r.stdout.trimEnd();
+  return curlAnswer(r.stdout);
+}
+
+/** What curl printed with `-o - -w "\n%{http_code}"`: the body and the status code (0 when there was no answer). */
+export function curlAnswer(stdout: string): ApiAnswer {
+  const out = stdout.trimEnd();
   const nl = out.lastIndexOf("\n");
   const code = Number(out.slice(nl + 1));
   return { code: Number.isFinite(code) ? code : 0, body: nl >= 0 ? out.slice(0, nl) : "" };

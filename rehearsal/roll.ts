@@ -17,7 +17,7 @@ import * as path from "node:path";
 import { Answer } from "../ops/status";
 import { ClusterMembersOutput } from "../ops/infra-outputs";
 import { AutopilotHealth, judgeServerBack, PreparedReplacement, Replacer, Request, roll, rollLockKey, RollReport, RollVm, selectRoll, stackVms } from "../ops/roll";
-import { api, CheckResult, json, nomadClients, poll, servers, SiteUnderTest } from "./checks";
+import { api, CheckResult, curlAnswer, json, nomadClients, poll, servers, SiteUnderTest } from "./checks";
 import { Host } from "./host";
 import { Operator } from "./operator";
 import { BootEvent, RehearsalVm } from "./vm";
@@ -41,11 +41,8 @@ export function operatorRequest(op: Operator, site: string, outputs: Record<stri
         "curl", "-sS", "-m", "5", "-o", "-", "-w", "\n%{http_code}", "--cacert", ca, "-H", `@${headers[kind]}`, "-X", method,
         ...(body !== undefined ? ["-H", "content-type: application/json", "--data-binary", "@-"] : []), `${base}${route}`,
       ], { timeoutMs: 15_000, ...(body !== undefined ? { input: JSON.stringify(body) } : {}) });
-      const out = r.stdout.trimEnd();
-      const nl = out.lastIndexOf("\n");
-      const status = Number(out.slice(nl + 1));
-      if (!Number.isFinite(status) || status === 0) { last = { ok: false, error: r.stderr.trim().split("\n").at(-1) || "no answer" }; continue; }
-      const text = nl >= 0 ? out.slice(0, nl) : "";
+      const { code: status, body: text } = curlAnswer(r.stdout);
+      if (status === 0) { last = { ok: false, error: r.stderr.trim().split("\n").at(-1) || "no answer" }; continue; }
       let parsed: unknown;
       try { parsed = JSON.parse(text); } catch { parsed = undefined; }
       last = { ok: true, status, text, json: parsed };
